@@ -1,0 +1,135 @@
+"""The ``rsmif`` command line. Commands from plugins are added through the ``register_commands`` hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rsmif_core import __version__
+from rsmif_core.config import ConfigError, load_config, to_yaml
+from rsmif_core.registry import KINDS
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear message (no traceback) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def load_run_config(path: str, overrides: tuple[str, ...]) -> Any:
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+class PluginGroup(click.Group):
+    """A click group that adds plugin commands when it is first asked for its commands."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from rsmif_core.plugins.manager import registry
+
+        for name in registry().names("commands"):
+            entry = registry().entries["commands"].get(name)
+            if entry is not None and name not in self.commands:
+                self.add_command(entry.factory, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rsmif")
+def cli() -> None:
+    """RSMIF: remote sensing multimodal image fusion (pansharpening, hyperspectral, SAR-optical, MS-HS)."""
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """List loaded plugins, what each registered, and the error of any that failed."""
+    from rsmif_core.plugins.manager import plugin_infos
+
+    infos = plugin_infos()
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        return
+    table = Table(title="rsmif plugins")
+    for col in ("plugin", "distribution", "version", "registered", "error"):
+        table.add_column(col, overflow="fold")
+    for info in infos:
+        registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registered.items() if v)
+        table.add_row(info.name, info.distribution, info.version, registered or "-", info.error or "")
+    console.print(table)
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice([k for k in KINDS if k != "commands"]))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(kind: str, as_json: bool) -> None:
+    """List registered models, datasets, losses or metrics."""
+    from rsmif_core.factory import describe
+
+    entries = describe(kind)
+    rows = [
+        {"name": e.name, "plugin": e.plugin, "distribution": e.distribution, "description": e.description,
+         "tasks": list(e.tasks)}
+        for e in entries
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"registered {kind}")
+    for col in ("name", "plugin", "description", "tasks"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], f"{r['plugin']} ({r['distribution']})", r["description"], ", ".join(r["tasks"]) or "-")
+    console.print(table)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect run configurations."""
+
+
+@config_group.command("show")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1)
+def config_show(path: str, overrides: tuple[str, ...]) -> None:
+    """Print the resolved, validated configuration."""
+    cfg = load_run_config(path, overrides)
+    click.echo(to_yaml(cfg), nl=False)
+
+
+def _unavailable(what: str) -> Callable[..., None]:
+    def command(**_: Any) -> None:
+        fail(f"'rsmif {what}' is not available yet: the trainer is being built (training and evaluation issue)", 1)
+
+    return command
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="rsmif")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,109 @@
+"""The pydantic schema of a run file. Unknown keys are errors (``extra="forbid"``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(Section):
+    """Which registered network to build; ``args`` go to its constructor (band counts and ratio come from the data)."""
+
+    name: str = "pnn"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetSection(Section):
+    """A registered dataset, its constructor ``args`` and how it is batched."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    batch_size: PositiveInt = 8
+    num_workers: NonNegativeInt = 0
+    shuffle: bool | None = None  # default: True for train, False otherwise
+
+
+class DataSection(Section):
+    train: DatasetSection | None = None
+    val: DatasetSection | None = None
+    test: DatasetSection | None = None  # reduced resolution (with reference)
+    test_fr: DatasetSection | None = None  # full resolution (no reference)
+
+
+class LossSection(Section):
+    name: str = "l1"
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimSection(Section):
+    """Optimizer with the knobs the authors use."""
+
+    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: PositiveFloat = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.0
+    momentum: NonNegativeFloat = 0.0
+    alpha: PositiveFloat = 0.99
+    nesterov: bool = False
+
+
+class ScheduleSection(Section):
+    """Learning-rate schedule; the authors decay by 0.9 at epoch 100 (``multistep``, ``milestones: [100]``)."""
+
+    name: Literal["none", "step", "multistep", "cosine"] = "none"
+    interval: Literal["epoch", "step"] = "epoch"
+    step_size: PositiveInt = 100
+    milestones: list[PositiveInt] = Field(default_factory=lambda: [100])
+    gamma: PositiveFloat = 0.9
+    min_lr: NonNegativeFloat = 0.0
+    warmup_steps: NonNegativeInt = 0
+
+
+class TrainerSection(Section):
+    epochs: PositiveInt | None = None
+    max_steps: PositiveInt | None = None
+    output_dir: str = "runs/rsmif"
+    seed: int = 42
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    grad_accum_steps: PositiveInt = 1
+    grad_clip: PositiveFloat | None = None
+    deterministic: bool = False
+    cpu: bool = False
+    log_every: PositiveInt = 10
+    val_every: PositiveInt | None = None  # steps; None = end of every epoch
+    checkpoint_every: PositiveInt | None = None  # steps; None = end of every epoch
+    keep_last: PositiveInt = 3
+    best_metric: str | None = None
+    best_mode: Literal["min", "max"] = "min"
+    log_images: bool = True
+    log_features: list[str] = Field(default_factory=list)
+    progress: bool = True
+
+
+class EvalSection(Section):
+    """How ``rsmif test`` and validation score images (toolbox definitions by default)."""
+
+    rr_metrics: list[str] = Field(default_factory=lambda: ["sam", "ergas", "q2n", "q_index", "scc", "psnr"])
+    fr_metrics: list[str] = Field(default_factory=lambda: ["d_lambda_k", "d_s", "hqnr"])
+    val_metrics: list[str] = Field(default_factory=lambda: ["sam", "ergas", "psnr"])
+    sensor: str | None = None  # default: the dataset's sensor
+    border: NonNegativeInt = 0
+    clip: bool = False
+    block_size: PositiveInt = 32
+    protocol: Literal["toolbox", "authors"] = "toolbox"
+
+
+class RunConfig(Section):
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    loss: LossSection = Field(default_factory=LossSection)
+    optim: OptimSection = Field(default_factory=OptimSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    trainer: TrainerSection = Field(default_factory=TrainerSection)
+    eval: EvalSection = Field(default_factory=EvalSection)

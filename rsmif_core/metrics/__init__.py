@@ -1,0 +1,1 @@
+"""Quality indices: reduced resolution (with reference) and full resolution (no reference)."""

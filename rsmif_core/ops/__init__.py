@@ -1,0 +1,1 @@
+"""Numerical building blocks shared by metrics, data simulation and methods (one implementation each)."""

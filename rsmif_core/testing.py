@@ -1,0 +1,169 @@
+"""A reusable contract test suite for fusion models (used by the shipped plugins and the template).
+
+Call :func:`check_model_contract` from a plugin's tests, once per :data:`TASK_CASES` entry::
+
+    @pytest.mark.parametrize("case", TASK_CASES.values(), ids=TASK_CASES.keys())
+    def test_contract(case):
+        check_model_contract(MyNet, case)
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load, save
+
+from rsmif_core.types import Batch, BatchMeta, FusionModel, FusionOutput, LossOutput
+
+
+@dataclass(frozen=True)
+class TaskCase:
+    """One task geometry: band counts of the spectral image and the guide, and their ratio."""
+
+    task: str
+    spectral_bands: int
+    guide_bands: int
+    ratio: int
+    sensor: str = "none"
+
+
+TASK_CASES: dict[str, TaskCase] = {
+    "pansharpening-wv3": TaskCase("pansharpening", 8, 1, 4, "wv3"),
+    "pansharpening-qb": TaskCase("pansharpening", 4, 1, 4, "qb"),
+    "pansharpening-landsat-ratio2": TaskCase("pansharpening", 6, 1, 2, "none"),
+    "hyperspectral": TaskCase("hyperspectral", 102, 1, 4, "none"),
+    "sar-optical": TaskCase("sar-optical", 13, 2, 1, "none"),
+    "ms-hs": TaskCase("ms-hs", 31, 3, 4, "none"),
+}
+
+
+def make_batch(case: TaskCase, size: int = 16, batch_size: int = 2, seed: int = 0, dtype: torch.dtype = torch.float32) -> Batch:
+    """A random but self-consistent batch: ms is an area-downsampled gt, lms its bicubic upsampling."""
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.rand(batch_size, case.spectral_bands, size, size, generator=g, dtype=dtype)
+    pan = torch.rand(batch_size, case.guide_bands, size, size, generator=g, dtype=dtype)
+    if case.ratio == 1:
+        ms = (gt + 0.1 * torch.rand(gt.shape, generator=g, dtype=dtype)).clamp(0, 1)
+        lms = ms.clone()
+    else:
+        ms = F.avg_pool2d(gt, case.ratio)
+        lms = F.interpolate(ms, scale_factor=case.ratio, mode="bicubic", align_corners=False)
+    meta = BatchMeta(task=case.task, sensor=case.sensor, ratio=case.ratio, max_value=1.0, ids=[str(i) for i in range(batch_size)])
+    return Batch(pan=pan, ms=ms, lms=lms, gt=gt, meta=meta)
+
+
+def _matches(name: str, patterns: Iterable[str]) -> bool:
+    import re
+
+    return any(re.search(p, name) for p in patterns)
+
+
+def check_output(model: FusionModel, batch: Batch) -> FusionOutput:
+    out = model(batch)
+    assert isinstance(out, FusionOutput), f"forward must return FusionOutput, got {type(out).__name__}"
+    assert out.fused.shape == batch.lms.shape, f"fused shape {tuple(out.fused.shape)} != lms shape {tuple(batch.lms.shape)}"
+    assert out.fused.dtype == batch.lms.dtype, f"fused dtype {out.fused.dtype} != input dtype {batch.lms.dtype}"
+    assert torch.isfinite(out.fused).all(), "fused output has NaN or inf"
+    return out
+
+
+def check_gradients(model: FusionModel, batch: Batch, unused: Iterable[str] = ()) -> None:
+    """Every parameter (except names matching ``unused``) gets a finite, non-zero gradient."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = model(batch)
+    loss = F.l1_loss(out.fused, batch.gt) if batch.gt is not None else out.fused.abs().mean()
+    for value in out.extras.values():
+        loss = loss + 1e-3 * value.float().abs().mean()
+    loss.backward()
+    missing = [
+        n for n, p in model.named_parameters()
+        if p.requires_grad and not _matches(n, unused) and (p.grad is None or not torch.isfinite(p.grad).all() or not p.grad.abs().sum() > 0)
+    ]
+    assert not missing, f"parameters without a useful gradient: {missing[:10]}{' …' if len(missing) > 10 else ''}"
+
+
+def check_eval_determinism(model: FusionModel, batch: Batch) -> None:
+    model.eval()
+    with torch.no_grad():
+        a = model(batch).fused
+        b = model(batch).fused
+    assert torch.equal(a, b), "two eval-mode forwards of the same batch differ"
+
+
+def check_state_dict_roundtrip(factory: Callable[..., FusionModel], model: FusionModel, batch: Batch, **kwargs: Any) -> None:
+    """Weights saved to safetensors bytes and loaded into a fresh model give the same output."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    restored = load(save(state))
+    torch.manual_seed(12345)  # a different initialisation than the original
+    twin = factory(**kwargs)
+    twin.load_state_dict(restored, strict=True)
+    model.eval()
+    twin.eval()
+    with torch.no_grad():
+        assert torch.equal(model(batch).fused, twin(batch).fused), "output changed after a safetensors round trip"
+
+
+def check_device_move(model: FusionModel, batch: Batch) -> None:
+    """The model follows ``.to()`` (dtype here; the accelerator too when one is present)."""
+    targets: list[Any] = [torch.float64]
+    if torch.cuda.is_available():
+        targets.append("cuda")
+    for target in targets:
+        moved = model.to(target)
+        moved_batch = batch.to(target)
+        with torch.no_grad():
+            out = moved.eval()(moved_batch).fused
+        ref = moved_batch.lms
+        assert out.dtype == ref.dtype and out.device == ref.device, f"output not on {target}"
+    model.to(torch.float32).to("cpu")
+
+
+def check_model_contract(
+    model_cls: Callable[..., FusionModel],
+    case: TaskCase,
+    size: int = 16,
+    hyper: dict[str, Any] | None = None,
+    unused_parameters: Iterable[str] = (),
+) -> FusionModel:
+    """Run the whole contract on one task geometry and return the built model."""
+    kwargs = dict(spectral_bands=case.spectral_bands, guide_bands=case.guide_bands, ratio=case.ratio, **(hyper or {}))
+    torch.manual_seed(0)
+    model = model_cls(**kwargs)
+    assert isinstance(model, FusionModel), f"{model_cls} does not build a FusionModel"
+    batch = make_batch(case, size=size)
+    model.eval()
+    with torch.no_grad():
+        check_output(model, batch)
+    check_eval_determinism(model, batch)
+    if any(p.requires_grad for p in model.parameters()):
+        check_gradients(model, batch, unused_parameters)
+    check_state_dict_roundtrip(model_cls, model, batch, **kwargs)
+    check_device_move(model, batch)
+    return model
+
+
+def train_briefly(
+    model: FusionModel,
+    loss_fn: Callable[[FusionOutput, Batch], LossOutput],
+    batch: Batch,
+    steps: int = 20,
+    lr: float = 1e-3,
+) -> tuple[float, float]:
+    """Fit one batch for a few Adam steps; return the first and last loss (the last should be lower)."""
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        value = loss_fn(model(batch), batch).total
+        value.backward()
+        opt.step()
+        losses.append(float(value.detach()))
+    return losses[0], losses[-1]

@@ -1,0 +1,199 @@
+"""The typed contracts between data, models, losses and metrics.
+
+A :class:`Batch` is what every model receives, a :class:`FusionOutput` what it returns and a
+:class:`LossOutput` what a loss returns. Tensors are float, scaled to [0, 1] by ``meta.max_value``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+TASKS: tuple[str, ...] = ("pansharpening", "hyperspectral", "sar-optical", "ms-hs")
+
+
+class BatchError(ValueError):
+    """A batch whose tensors do not fit together."""
+
+
+@dataclass
+class BatchMeta:
+    """What the numbers in a batch mean: the task, the sensor, the PAN/MS scale ratio, the radiometric scale."""
+
+    task: str = "pansharpening"
+    sensor: str = "none"
+    ratio: int = 4
+    max_value: float = 1.0
+    ids: list[str] = field(default_factory=list)
+
+
+def _shape(t: Tensor) -> str:
+    return "×".join(str(s) for s in t.shape)
+
+
+@dataclass
+class Batch:
+    """One batch of fusion inputs.
+
+    ``pan`` B×Cg×H×W (the guide: PAN, RGB or SAR), ``ms`` B×C×h×w (the spectral image at its own
+    resolution, h = H / ratio), ``lms`` B×C×H×W (``ms`` upsampled to the guide grid), ``gt``
+    B×C×H×W or None (real and full-resolution scenes have no reference).
+    """
+
+    pan: Tensor
+    ms: Tensor
+    lms: Tensor
+    gt: Tensor | None = None
+    meta: BatchMeta = field(default_factory=BatchMeta)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.meta, Mapping):
+            self.meta = BatchMeta(**self.meta)
+        self.validate()
+
+    def validate(self) -> None:
+        named = {"pan": self.pan, "ms": self.ms, "lms": self.lms}
+        if self.gt is not None:
+            named["gt"] = self.gt
+        for name, t in named.items():
+            if not isinstance(t, Tensor):
+                raise BatchError(f"Batch.{name}: expected a torch.Tensor, found {type(t).__name__}")
+            if t.ndim != 4:
+                raise BatchError(f"Batch.{name}: expected 4 dimensions B×C×H×W, found shape {_shape(t)}")
+        pan, ms, lms = self.pan, self.ms, self.lms
+        batch = pan.shape[0]
+        for name, t in named.items():
+            if t.shape[0] != batch:
+                raise BatchError(f"Batch.{name}: batch size {t.shape[0]} differs from pan's {batch}")
+        if lms.shape[-2:] != pan.shape[-2:]:
+            raise BatchError(
+                f"Batch.lms: expected the guide grid {pan.shape[-2]}×{pan.shape[-1]} of pan, found {_shape(lms)}"
+            )
+        if ms.shape[1] != lms.shape[1]:
+            raise BatchError(f"Batch.ms: expected {lms.shape[1]} bands like lms, found shape {_shape(ms)}")
+        ratio = self.meta.ratio
+        expected = (pan.shape[-2] // ratio, pan.shape[-1] // ratio)
+        if pan.shape[-2] % ratio or pan.shape[-1] % ratio or tuple(ms.shape[-2:]) != expected:
+            raise BatchError(
+                f"Batch.ms: expected {expected[0]}×{expected[1]} pixels (pan {pan.shape[-2]}×{pan.shape[-1]} "
+                f"divided by ratio {ratio}), found shape {_shape(ms)}"
+            )
+        if self.gt is not None and self.gt.shape != lms.shape:
+            raise BatchError(f"Batch.gt: expected the shape of lms {_shape(lms)}, found {_shape(self.gt)}")
+
+    @property
+    def spectral_bands(self) -> int:
+        return int(self.lms.shape[1])
+
+    @property
+    def guide_bands(self) -> int:
+        return int(self.pan.shape[1])
+
+    def to(self, *args: Any, **kwargs: Any) -> Batch:
+        """Move every tensor (like ``Tensor.to``); lets Accelerate place batches on the device."""
+        gt = None if self.gt is None else self.gt.to(*args, **kwargs)
+        return replace(
+            self,
+            pan=self.pan.to(*args, **kwargs),
+            ms=self.ms.to(*args, **kwargs),
+            lms=self.lms.to(*args, **kwargs),
+            gt=gt,
+        )
+
+    def __len__(self) -> int:
+        return int(self.pan.shape[0])
+
+
+def collate(samples: list[Mapping[str, Any]]) -> Batch:
+    """Stack dataset items (dicts with pan/ms/lms/gt and optional meta fields) into a :class:`Batch`."""
+    if not samples:
+        raise BatchError("cannot collate an empty list of samples")
+    first = samples[0]
+
+    def stack(key: str) -> Tensor:
+        return torch.stack([torch.as_tensor(s[key]) for s in samples])
+
+    gt = stack("gt") if first.get("gt") is not None else None
+    meta_fields = {f.name for f in fields(BatchMeta)} - {"ids"}
+    meta = BatchMeta(**{k: first[k] for k in meta_fields if k in first})
+    meta.ids = [str(s.get("id", i)) for i, s in enumerate(samples)]
+    return Batch(pan=stack("pan"), ms=stack("ms"), lms=stack("lms"), gt=gt, meta=meta)
+
+
+@dataclass
+class FusionOutput:
+    """What a model returns: the fused image (B×C×H×W, same scale as ``lms``) and anything its loss needs."""
+
+    fused: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class LossOutput:
+    """A loss value to minimise and its named terms, each logged on its own."""
+
+    total: Tensor
+    terms: dict[str, Tensor] = field(default_factory=dict)
+
+
+class FusionModel(nn.Module):
+    """Base class of every fusion network.
+
+    Subclasses take ``(spectral_bands, guide_bands, ratio, **hyper)`` and implement ``forward(batch)``.
+    Methods re-implemented from published code list the authors' keys they create but never use in
+    ``authors_unused_keys`` (regular expressions) and any renames in ``authors_key_renames``.
+    """
+
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+    authors_unused_keys: ClassVar[tuple[str, ...]] = ()
+    authors_key_renames: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, spectral_bands: int, guide_bands: int, ratio: int, **hyper: Any) -> None:
+        super().__init__()
+        for name, value in (("spectral_bands", spectral_bands), ("guide_bands", guide_bands), ("ratio", ratio)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, found {value!r}")
+        self.spectral_bands = spectral_bands
+        self.guide_bands = guide_bands
+        self.ratio = ratio
+        self.hyper = dict(hyper)
+
+    def forward(self, batch: Batch) -> FusionOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def convert_authors_state_dict(self, state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Map a state_dict saved by the authors' code onto this module's names."""
+        unused = [re.compile(p) for p in self.authors_unused_keys]
+        out: dict[str, Tensor] = {}
+        for key, value in state_dict.items():
+            key = key.removeprefix("module.")
+            if any(p.search(key) for p in unused):
+                continue
+            for old, new in self.authors_key_renames.items():
+                key = re.sub(old, new, key)
+            out[key] = value
+        return out
+
+    def load_authors_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> Any:
+        """Load weights saved by the authors' code (DataParallel prefix and unused keys handled)."""
+        return self.load_state_dict(self.convert_authors_state_dict(state_dict), strict=strict)
+
+
+def unwrap_authors_checkpoint(obj: Any) -> dict[str, Tensor]:
+    """Accept a bare state_dict or the authors' ``{'net': state_dict, ...}`` training checkpoint."""
+    if isinstance(obj, Mapping) and "net" in obj and isinstance(obj["net"], Mapping):
+        obj = obj["net"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise ValueError("expected a state_dict (name -> tensor) or a dict with a 'net' state_dict")
+    return dict(obj)
+
+
+def check_task(task: str, supported: Iterable[str] = TASKS) -> str:
+    if task not in supported:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(supported)}")
+    return task
