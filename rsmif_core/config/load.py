@@ -128,7 +128,9 @@ def _check_name(source: str, key: str, kind: str, name: str) -> Any:
         raise ConfigError(source, key, name, str(exc).split(". ", 1)[-1]) from None
 
 
-def _check_args(source: str, key: str, factory: Any, args: dict[str, Any], derived: Sequence[str] = ()) -> None:
+def _check_args(
+    source: str, key: str, factory: Any, args: dict[str, Any], derived: Sequence[str] = (), check_paths: bool = True
+) -> None:
     for name in derived:
         if name in args:
             raise ConfigError(source, f"{key}.{name}", args[name], "nothing: it is taken from the data")
@@ -145,11 +147,11 @@ def _check_args(source: str, key: str, factory: Any, args: dict[str, Any], deriv
             raise ConfigError(source, f"{key}.{name}", args[name], f"an argument of {factory.__name__}: {', '.join(allowed) or 'none'}")
     for name, value in args.items():
         looks_like_path = name in PATH_ARG_NAMES or name.endswith(("_path", "_file", "_dir"))
-        if looks_like_path and isinstance(value, str) and value and not Path(value).exists():
+        if check_paths and looks_like_path and isinstance(value, str) and value and not Path(value).exists():
             raise ConfigError(source, f"{key}.{name}", value, "an existing file or folder")
 
 
-def validate_registered(cfg: RunConfig, source: str) -> None:
+def validate_registered(cfg: RunConfig, source: str, check_paths: bool = True) -> None:
     """Check every registered name, constructor argument and path in the config."""
     entry = _check_name(source, "model.name", "models", cfg.model.name)
     _check_args(source, "model.args", entry.factory, cfg.model.args, DATA_DERIVED_ARGS)
@@ -157,7 +159,7 @@ def validate_registered(cfg: RunConfig, source: str) -> None:
         section = getattr(cfg.data, split)
         if section is not None:
             entry = _check_name(source, f"data.{split}.name", "datasets", section.name)
-            _check_args(source, f"data.{split}.args", entry.factory, section.args)
+            _check_args(source, f"data.{split}.args", entry.factory, section.args, check_paths=check_paths)
     entry = _check_name(source, "loss.name", "losses", cfg.loss.name)
     _check_args(source, "loss.args", entry.factory, cfg.loss.args)
     for group in ("rr_metrics", "fr_metrics", "val_metrics"):
@@ -168,8 +170,14 @@ def validate_registered(cfg: RunConfig, source: str) -> None:
         raise ConfigError(source, "trainer.best_metric", best, f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)}")
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = (), check_registry: bool = True) -> RunConfig:
-    """Read, compose and validate a run file; raise :class:`ConfigError` on the first problem."""
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), check_registry: bool = True, check_paths: bool = True
+) -> RunConfig:
+    """Read, compose and validate a run file; raise :class:`ConfigError` on the first problem.
+
+    ``check_paths=False`` validates everything but the existence of data files (configs for
+    collections that are downloaded separately).
+    """
     path = Path(path)
     source = str(path) + (" (with command-line overrides)" if overrides else "")
     tree = _read_yaml(path)
@@ -179,7 +187,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), check_registry:
     except ValidationError as exc:
         raise _pydantic_error(source, exc) from None
     if check_registry:
-        validate_registered(cfg, source)
+        validate_registered(cfg, source, check_paths)
     return cfg
 
 
