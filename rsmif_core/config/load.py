@@ -125,7 +125,8 @@ def _check_name(source: str, key: str, kind: str, name: str) -> Any:
     try:
         return registry().get(kind, name)
     except RegistryError as exc:
-        raise ConfigError(source, key, name, str(exc).split(". ", 1)[-1]) from None
+        detail = str(exc).split(". ", 1)[-1]
+        raise ConfigError(source, key, name, f"a registered {kind.removesuffix('s').replace('losse', 'loss')} name. {detail}") from None
 
 
 def _check_args(
