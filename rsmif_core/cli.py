@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -45,7 +44,7 @@ class PluginGroup(click.Group):
 
         for name in registry().names("commands"):
             entry = registry().entries["commands"].get(name)
-            if entry is not None and name not in self.commands:
+            if entry is not None and name not in self.commands and isinstance(entry.factory, click.Command):
                 self.add_command(entry.factory, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -90,7 +89,7 @@ def list_cmd(kind: str, as_json: bool) -> None:
     from rsmif_core.factory import describe
 
     entries = describe(kind)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": e.name, "plugin": e.plugin, "distribution": e.distribution, "description": e.description,
          "tasks": list(e.tasks)}
         for e in entries
@@ -118,13 +117,6 @@ def config_show(path: str, overrides: tuple[str, ...]) -> None:
     """Print the resolved, validated configuration."""
     cfg = load_run_config(path, overrides)
     click.echo(to_yaml(cfg), nl=False)
-
-
-def _unavailable(what: str) -> Callable[..., None]:
-    def command(**_: Any) -> None:
-        fail(f"'rsmif {what}' is not available yet: the trainer is being built (training and evaluation issue)", 1)
-
-    return command
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from _helpers import make_distribution
+from click.testing import CliRunner
 
 import rsmif_core
 from rsmif_core.cli import cli
