@@ -9,6 +9,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from rsmif_core.factory import (  # noqa: E402
+    available,
+    create_dataset,
+    create_loss,
+    create_metric,
+    create_model,
+    describe,
+)
 from rsmif_core.ops.wavelets import haar_dwt, haar_iwt  # noqa: E402
 from rsmif_core.plugins.hookspecs import hookimpl  # noqa: E402
 from rsmif_core.registry import Entry, RegistryError  # noqa: E402
@@ -21,14 +29,6 @@ from rsmif_core.types import (  # noqa: E402
     FusionOutput,
     LossOutput,
     collate,
-)
-from rsmif_core.factory import (  # noqa: E402
-    available,
-    create_dataset,
-    create_loss,
-    create_metric,
-    create_model,
-    describe,
 )
 
 __all__ = [

@@ -9,7 +9,6 @@ Call :func:`check_model_contract` from a plugin's tests, once per :data:`TASK_CA
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
