@@ -119,6 +119,74 @@ def config_show(path: str, overrides: tuple[str, ...]) -> None:
     click.echo(to_yaml(cfg), nl=False)
 
 
+@cli.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1)
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in trainer.output_dir (mid-epoch).")
+def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train CONFIG (YAML, with key=value OVERRIDES), then test on data.test / data.test_fr when set.
+
+    Exits 130 on Ctrl-C and 143 on SIGTERM after writing a checkpoint.
+    """
+    from pathlib import Path
+
+    from rsmif_core.evaluation.assess import run_test
+    from rsmif_core.training import Trainer, TrainingError
+
+    cfg = load_run_config(config, overrides)
+    try:
+        trainer = Trainer(cfg, resume=resume, console=console)
+        result = trainer.fit()
+        if result.exit_code:
+            sys.exit(result.exit_code)
+        if cfg.data.test is not None:
+            run_test(cfg, Path(cfg.trainer.output_dir), "rr", accelerator=trainer.accelerator, console=console)
+        if cfg.data.test_fr is not None:
+            run_test(cfg, Path(cfg.trainer.output_dir), "fr", accelerator=trainer.accelerator, console=console)
+    except TrainingError as exc:
+        fail(exc.message, exc.exit_code)
+
+
+@cli.command("test")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(),
+    help="A run folder, a checkpoint folder, a model.safetensors file or an authors' .pth state_dict.",
+)
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["rr", "fr"]),
+    default="rr",
+    show_default=True,
+    help="rr: reduced resolution, reference metrics; fr: full resolution, no-reference metrics.",
+)
+@click.option("--save", type=click.Choice(["mat", "tif"]), default=None, help="Also write each fused image.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Output folder [default: <trainer.output_dir>/test_<type>].")
+def test_cmd(config: str, overrides: tuple[str, ...], checkpoint: str, kind: str, save: str | None, out: str | None) -> None:
+    """Score a trained model on the test split, one image at a time: mean ± std table, CSV/JSON rows."""
+    from pathlib import Path
+
+    from rsmif_core.evaluation.assess import run_test
+    from rsmif_core.training import TrainingError
+
+    cfg = load_run_config(config, overrides)
+    try:
+        run_test(
+            cfg,
+            Path(checkpoint),
+            "rr" if kind == "rr" else "fr",
+            save="mat" if save == "mat" else "tif" if save == "tif" else None,
+            out_dir=Path(out) if out else None,
+            console=console,
+        )
+    except TrainingError as exc:
+        fail(exc.message, exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="rsmif")
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 
 
 class Section(BaseModel):
@@ -80,7 +88,8 @@ class TrainerSection(Section):
     checkpoint_every: PositiveInt | None = None  # steps; None = end of every epoch
     keep_last: PositiveInt = 3
     best_metric: str | None = None
-    best_mode: Literal["min", "max"] = "min"
+    best_mode: Literal["min", "max"] = "min"  # default: the metric's own direction (min for loss)
+    patience: PositiveInt | None = None  # validations without a new best before stopping early; None = never
     log_images: bool = True
     log_features: list[str] = Field(default_factory=list)
     progress: bool = True
@@ -97,6 +106,7 @@ class EvalSection(Section):
     clip: bool = False
     block_size: PositiveInt = 32
     protocol: Literal["toolbox", "authors"] = "toolbox"
+    batch_size: PositiveInt = 1  # rsmif test: images per forward; 1 = one image at a time (the papers' protocol)
 
 
 class RunConfig(Section):

@@ -1,0 +1,34 @@
+"""Build the dataset and the model a config names; the model's band counts and ratio come from the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rsmif_core.config.schema import DatasetSection, RunConfig
+from rsmif_core.factory import create_dataset, create_model
+from rsmif_core.training.errors import TrainingError
+
+
+def build_dataset(section: DatasetSection, split: str) -> Any:
+    try:
+        return create_dataset(section.name, **section.args)
+    except Exception as exc:
+        raise TrainingError(f"data.{split} ({section.name}): {type(exc).__name__}: {exc}", exit_code=2) from None
+
+
+def build_model_for(cfg: RunConfig, dataset: Any) -> torch.nn.Module:
+    for attr in ("spectral_bands", "guide_bands", "ratio"):
+        if not hasattr(dataset, attr):
+            raise TrainingError(f"dataset {type(dataset).__name__} has no attribute {attr!r} (see the dataset contract)", 2)
+    try:
+        return create_model(
+            cfg.model.name,
+            spectral_bands=int(dataset.spectral_bands),
+            guide_bands=int(dataset.guide_bands),
+            ratio=int(dataset.ratio),
+            **cfg.model.args,
+        )
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"model {cfg.model.name!r}: {exc}", exit_code=2) from None

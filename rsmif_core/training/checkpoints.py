@@ -1,0 +1,204 @@
+"""Training checkpoints: written whole or not at all, rotated, checked against the model before loading.
+
+A checkpoint is a folder made by ``Accelerator.save_state(safe_serialization=True)`` (model weights in
+safetensors; optimizer, scheduler, RNG and the registered TrainState as small torch files) plus
+``rsmif_checkpoint.json`` naming the model, its band counts and ratio. It is written into a hidden
+temporary folder that is renamed only once complete, so a crash mid-write leaves the previous
+checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rsmif_core.training.errors import CheckpointError, TrainingError
+
+META_FILE = "rsmif_checkpoint.json"
+CHECKPOINTS_DIR = "checkpoints"
+BEST = "best"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+SIGNATURE_KEYS = ("model", "spectral_bands", "guide_bands", "ratio")
+
+
+def model_signature(name: str, model: Any) -> dict[str, Any]:
+    """What a checkpoint must match to be loaded into ``model``."""
+    return {
+        "model": name,
+        "spectral_bands": int(model.spectral_bands),
+        "guide_bands": int(model.guide_bands),
+        "ratio": int(model.ratio),
+        "hyper": json.loads(json.dumps(getattr(model, "hyper", {}), default=str)),
+    }
+
+
+def describe_mismatch(found: dict[str, Any], expected: dict[str, Any]) -> str | None:
+    """A sentence naming every field where a checkpoint differs from the configured model, or None."""
+    diffs = [
+        f"{key} {found.get(key)!r} (configured: {expected.get(key)!r})"
+        for key in SIGNATURE_KEYS
+        if key in found and found.get(key) != expected.get(key)
+    ]
+    return "; ".join(diffs) if diffs else None
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / META_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: not a complete RSMIF checkpoint ({META_FILE} is missing)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint description ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return meta
+
+
+def verify_checkpoint(folder: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    """Check a checkpoint folder is complete, loadable without unpickling code, and fits the model."""
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    meta = read_meta(folder)
+    mismatch = describe_mismatch(meta, expected)
+    if mismatch:
+        raise CheckpointError(f"{folder}: checkpoint of another model: {mismatch}")
+    if not (folder / "model.safetensors").is_file():
+        raise CheckpointError(f"{folder}: model.safetensors is missing; the checkpoint is incomplete")
+    check_torch_files_are_plain(folder)
+    return meta
+
+
+def check_torch_files_are_plain(folder: Path) -> None:
+    """Open every torch-serialised file with ``weights_only=True`` first.
+
+    Accelerate restores registered objects with ``weights_only=False``; a file that passes this check
+    holds only tensors, numbers, strings and containers, so that later load cannot run foreign code.
+    """
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".pkl", ".bin", ".pt", ".pth"):
+            continue
+        try:
+            torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # any failure here means: do not unpickle it
+            raise CheckpointError(
+                f"{path}: refused to load: it is not a plain tensor/number file ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from None
+
+
+def step_dirs(root: Path) -> list[tuple[int, Path]]:
+    """Complete ``step_*`` checkpoints under ``root``, oldest first."""
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _STEP_DIR.match(child.name)
+        if match and (child / META_FILE).is_file():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = step_dirs(run_dir / CHECKPOINTS_DIR)
+    return found[-1][1] if found else None
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp``; an existing ``final`` is kept aside until the new one is in place."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    old = final.with_name(f".old-{final.name}")
+    if old.exists():
+        shutil.rmtree(old)
+    os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_interrupted_swaps(root: Path) -> None:
+    """Put back a checkpoint set aside by a swap that crashed before the new one was renamed in."""
+    if not root.is_dir():
+        return
+    for old in root.glob(".old-*"):
+        final = root / old.name.removeprefix(".old-")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
+
+
+class CheckpointManager:
+    """Saves ``step_<n>`` and ``best`` checkpoints under ``run_dir/checkpoints`` and keeps the last K.
+
+    ``save_state`` writes into the temporary folder from every process (each one its RNG state); only the
+    main process writes the description, renames and rotates. ``agree`` makes all processes take the same
+    decision after a failure on any one of them, so none is left waiting in a collective.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        save_state: Callable[[str], Any],
+        is_main: bool,
+        barrier: Callable[[], None],
+        agree: Callable[[bool], bool],
+        keep_last: int,
+    ) -> None:
+        self.root = run_dir / CHECKPOINTS_DIR
+        self._save_state = save_state
+        self.is_main = is_main
+        self._barrier = barrier
+        self._agree = agree
+        self.keep_last = keep_last
+        if is_main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            recover_interrupted_swaps(self.root)
+        barrier()
+
+    def latest(self) -> Path | None:
+        found = step_dirs(self.root)
+        return found[-1][1] if found else None
+
+    def save(self, name: str, meta: dict[str, Any]) -> Path:
+        final = self.root / name
+        tmp = self.root / f".tmp-{name}"
+        failure: BaseException | None = None
+        if self.is_main and tmp.exists():
+            shutil.rmtree(tmp)
+        self._barrier()
+        try:
+            self._save_state(str(tmp))
+            if self.is_main:
+                meta = {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        except OSError as exc:
+            failure = exc
+        if self._agree(failure is not None):
+            if self.is_main:
+                shutil.rmtree(tmp, ignore_errors=True)
+            previous = self.latest()
+            reason = "the disk is full" if isinstance(failure, OSError) and failure.errno == errno.ENOSPC else str(failure or "another process failed")
+            kept = f"the last good checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
+            raise TrainingError(f"could not write checkpoint {final}: {reason}; {kept}", exit_code=1)
+        if self.is_main:
+            _swap_in(tmp, final)
+            if name != BEST:
+                self._rotate()
+        self._barrier()
+        return final
+
+    def _rotate(self) -> None:
+        found = step_dirs(self.root)
+        for _, folder in found[: max(0, len(found) - self.keep_last)]:
+            shutil.rmtree(folder, ignore_errors=True)
