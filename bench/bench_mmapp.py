@@ -1,0 +1,164 @@
+"""Benchmark: RSMIF's MMAPP against the authors' code, interleaved in one run.
+
+The authors' files (JUSTM0VE0N/RSMIF_Project ``models/MSIP/MMAPP.py``, ``modules/AdaConv.py``,
+``modules/AttenConvmix.py``) are NOT part of this repository: put a copy in a scratch folder laid out as
+``<dir>/MMAPP.py`` + ``<dir>/modules/{AdaConv,AttenConvmix,__init__}.py`` and pass ``--authors <dir>``
+(or set ``MMAPP_AUTHORS_DIR``). Without it only our model is measured.
+
+Measures, each in a fresh subprocess (so the peak resident memory, ``ru_maxrss``, belongs to one case),
+with 2 threads: one training step (forward + backward + Adam, batch 8, PAN 64×64, WV3 8+1 bands, the
+multiscale loss) and inference on one 256×256 PAN (eval, no_grad). Repeats alternate authors/ours.
+
+    python bench/bench_mmapp.py --authors /tmp/scratch_mmapp [--repeats 2] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+
+
+def _build(impl: str, authors_dir: str | None) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    if impl == "authors":
+        assert authors_dir is not None
+        sys.modules.setdefault("torchsummary", types.SimpleNamespace(summary=None))  # type: ignore[arg-type]
+        sys.path.insert(0, authors_dir)
+        import MMAPP as authors  # noqa: N813
+
+        net = authors.Network(None)
+        return lambda ms, pan: net(ms, pan), net
+    from rsmif_mmapp import MMAPP
+
+    model = MMAPP(8, 1, 4)
+    return lambda ms, pan: model.pyramid(ms, pan), model
+
+
+def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: str) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(2)
+    run, net = _build(impl, authors_dir)
+    net.to(device)
+    g = torch.Generator().manual_seed(1)
+    cuda = device.startswith("cuda")
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize()
+
+    if mode == "train":
+        b, size = 8, 64
+        pan = torch.rand(b, 1, size, size, generator=g).to(device)
+        ms = torch.rand(b, 8, size // 4, size // 4, generator=g).to(device)
+        lms = F.interpolate(ms, scale_factor=4, mode="bicubic")
+        gt = torch.rand(b, 8, size, size, generator=g).to(device)
+        gt2 = F.interpolate(gt, size=[size // 2] * 2, mode="bicubic", align_corners=True)
+        gt4 = F.interpolate(gt, size=[size // 4] * 2, mode="bicubic", align_corners=True)
+        opt = torch.optim.Adam(net.parameters(), lr=3e-4)
+        net.train()
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            o1, o2, o3, mu = run(ms, pan)
+            loss = 0.2 * F.l1_loss(o1, gt4) + 0.3 * F.l1_loss(o2, gt2) + 0.5 * F.l1_loss(o3, gt) + 0.01 * F.l1_loss(mu, lms)
+            loss.backward()
+            opt.step()
+    else:
+        pan = torch.rand(1, 1, 256, 256, generator=g).to(device)
+        ms = torch.rand(1, 8, 64, 64, generator=g).to(device)
+        net.eval()
+
+        def step() -> None:
+            with torch.no_grad():
+                run(ms, pan)
+
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    step()  # warm-up
+    sync()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    out = {
+        "seconds": statistics.median(times),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_over_setup_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024,
+    }
+    if cuda:
+        out["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def _spawn(impl: str, mode: str, authors_dir: str | None, iters: int, device: str) -> dict[str, float]:
+    cmd = [sys.executable, str(HERE), "--child", impl, mode, "--iters", str(iters), "--device", device]
+    if authors_dir:
+        cmd += ["--authors", authors_dir]
+    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"{impl}/{mode} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--authors", default=os.environ.get("MMAPP_AUTHORS_DIR"), help="scratch copy of the authors' code")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds per case")
+    parser.add_argument("--iters", type=int, default=2, help="timed iterations per subprocess (after one warm-up)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--child", nargs=2, metavar=("IMPL", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child[0], args.child[1], args.authors, args.iters, args.device)))
+        return
+    impls = ["ours"]
+    if args.authors and (Path(args.authors) / "MMAPP.py").is_file():
+        impls = ["authors", "ours"]
+    else:
+        print(f"authors' code not found (--authors / MMAPP_AUTHORS_DIR = {args.authors!r}); measuring ours only")
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for mode in ("train", "infer"):
+        for _ in range(args.repeats):
+            for impl in impls:
+                results.setdefault((impl, mode), []).append(_spawn(impl, mode, args.authors, args.iters, args.device))
+    print(f"device {args.device}, 2 threads; train = fwd+bwd+Adam, batch 8, PAN 64×64 WV3; infer = one 256×256 PAN")
+    for mode in ("train", "infer"):
+        row = {}
+        for impl in impls:
+            runs = results[(impl, mode)]
+            row[impl] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            extra = f", peak CUDA {row[impl]['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in row[impl] else ""
+            print(
+                f"{mode:5s} {impl:7s}: {row[impl]['seconds']:.3f} s, peak RSS {row[impl]['peak_rss_mib']:.0f} MiB "
+                f"(+{row[impl]['peak_rss_over_setup_mib']:.0f} MiB over setup){extra}"
+            )
+        if "authors" in row:
+            a, o = row["authors"], row["ours"]
+            mem = f"{o['peak_rss_mib'] / a['peak_rss_mib']:.2f}"
+            print(f"{mode:5s} speed-up ×{a['seconds'] / o['seconds']:.2f}, peak RSS ours/authors {mem}", end="")
+            if "peak_cuda_mib" in a:
+                print(f", peak CUDA ours/authors {o['peak_cuda_mib'] / a['peak_cuda_mib']:.2f}", end="")
+            print()
+
+
+if __name__ == "__main__":
+    main()
