@@ -1,0 +1,58 @@
+"""Random crops, flips and 90° rotations, identical for every array of one item and reproducible.
+
+Each draw comes from ``numpy.random.default_rng((seed, epoch, index))``: the same item of the same epoch
+gets the same crop and orientation whichever worker reads it, in whatever order. Call the dataset's
+``set_epoch(epoch)`` for new draws each epoch (as with ``DistributedSampler``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """A crop on the spectral (low-resolution) grid; the guide-grid window is the same times ``ratio``."""
+
+    top: int
+    left: int
+    size: int  # low-resolution pixels
+
+    def low(self) -> tuple[slice, slice]:
+        return slice(self.top, self.top + self.size), slice(self.left, self.left + self.size)
+
+    def high(self, ratio: int) -> tuple[slice, slice]:
+        top, left, size = self.top * ratio, self.left * ratio, self.size * ratio
+        return slice(top, top + size), slice(left, left + size)
+
+
+def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng((int(seed), int(epoch), int(index)))
+
+
+def choose_window(rng: np.random.Generator | None, low_hw: tuple[int, int], crop: int, ratio: int) -> Window:
+    """A crop of ``crop`` guide pixels (a multiple of ``ratio``): random with ``rng``, else centred."""
+    size = crop // ratio
+    h, w = low_hw
+    if rng is None:
+        return Window((h - size) // 2, (w - size) // 2, size)
+    return Window(int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1)), size)
+
+
+@dataclass(frozen=True)
+class Orientation:
+    rotations: int  # quarter turns
+    flip: bool  # left-right mirror after the rotation
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        """Apply to a C×H×W array; returns a contiguous copy."""
+        out = np.rot90(array, self.rotations, axes=(-2, -1)) if self.rotations else array
+        if self.flip:
+            out = out[..., ::-1]
+        return np.ascontiguousarray(out)
+
+
+def choose_orientation(rng: np.random.Generator) -> Orientation:
+    return Orientation(int(rng.integers(0, 4)), bool(rng.integers(0, 2)))

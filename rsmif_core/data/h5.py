@@ -1,0 +1,418 @@
+"""The shared lazy reader of fusion collections stored as h5 files of N×C×H×W arrays.
+
+Creation validates the file (keys, layout, band counts, ratio, a sample of values) and closes it again;
+each process (the main one or a DataLoader worker) opens its own handle on its first ``__getitem__``
+and reads one item (or one crop of one item) per call, never the whole file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from rsmif_core.data.augment import Orientation, Window, choose_orientation, choose_window, item_rng
+from rsmif_core.data.errors import DataError, did_you_mean
+
+# How many items (spread evenly over the file, first and last included) are checked for NaN and
+# negative values at creation: checking all of a 6 GB training file would take minutes.
+VALUE_CHECK_ITEMS = 8
+# Standard radiometric scales a detected value range is rounded up to.
+STANDARD_SCALES: tuple[float, ...] = (1.0, 255.0, 1023.0, 2047.0, 4095.0, 10000.0, 65535.0)
+
+
+@dataclass
+class H5Layout:
+    """What validation found in a file."""
+
+    keys: dict[str, str]  # our name (pan, ms, lms, gt) -> the key in the file
+    count: int
+    spectral_bands: int
+    guide_bands: int
+    high_hw: tuple[int, int]
+    low_hw: tuple[int, int]
+    ratio: int
+    observed: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (min, max) over checked items
+
+
+def list_keys(f: h5py.File) -> list[str]:
+    return sorted(f.keys())
+
+
+def resolve_key(f: h5py.File, wanted: str, path: Path) -> str | None:
+    """The file's key for ``wanted``: exact, else the one key equal ignoring case, else None."""
+    if wanted in f:
+        return wanted
+    matches = [k for k in f.keys() if k.lower() == wanted.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def missing_key_error(path: Path, f: h5py.File, wanted: str, role: str) -> DataError:
+    keys = list_keys(f)
+    return DataError(
+        path,
+        f"missing key {wanted!r} ({role}){did_you_mean(wanted, keys)}; the file holds keys: "
+        f"{', '.join(repr(k) for k in keys) or 'none'}",
+    )
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def channels_last(shapes: Mapping[str, tuple[int, ...]]) -> bool:
+    """N×H×W×C instead of N×C×H×W, judged from how the keys relate (not from one shape alone).
+
+    Channels first, the guide has few bands on axis 1 and the spectral keys share axis 1 (bands) while
+    their spatial sizes differ by the ratio. Channels last, the guide's few bands are on axis 3 and the
+    spectral keys share axis 3.
+    """
+    if any(len(s) != 4 for s in shapes.values()):
+        return False
+    pan = shapes["pan"]
+    if pan[3] <= 3 < pan[1]:
+        return True
+    ms = shapes["ms"]
+    for other in ("lms", "gt"):
+        if other in shapes:
+            o = shapes[other]
+            return ms[3] == o[3] and ms[1] != o[1]
+    return False
+
+
+def open_h5(path: Path) -> h5py.File:
+    if not path.exists():
+        raise DataError(path, "no such file")
+    if not path.is_file():
+        raise DataError(path, "expected an h5 file, found a folder")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(path, f"not a readable HDF5 file (truncated or corrupt?): {exc}") from None
+
+
+def detect_scale(observed_max: float) -> float:
+    """Round an observed maximum up to the nearest standard scale (1, 255, 1023, 2047, 4095, 10000, 65535)."""
+    for scale in STANDARD_SCALES:
+        if observed_max <= scale * 1.02:
+            return scale
+    return float(observed_max)
+
+
+def sample_indices(count: int, n: int = VALUE_CHECK_ITEMS) -> list[int]:
+    return sorted({int(i) for i in np.linspace(0, count - 1, num=min(count, n))})
+
+
+class H5FusionDataset(Dataset[dict[str, Any]]):
+    """Base of the h5 collections: subclasses name the keys, the task and how the scale is chosen.
+
+    ``roles`` maps our field names to file keys; ``optional`` lists fields a file may lack (``gt`` in
+    full-resolution files; ``lms`` where it can be computed). Items are dicts of float32 tensors
+    (raw / ``max_value``) plus ``task``, ``sensor``, ``ratio``, ``max_value`` and ``id``.
+    """
+
+    collection: ClassVar[str] = "h5"
+    task: str = "pansharpening"
+    roles: ClassVar[dict[str, str]] = {"gt": "gt", "ms": "ms", "lms": "lms", "pan": "pan"}
+    optional: ClassVar[frozenset[str]] = frozenset({"gt"})
+    # Fields whose values are DN and may not be negative (lms is interpolated: overshoot is normal).
+    non_negative: ClassVar[frozenset[str]] = frozenset({"gt", "ms", "pan"})
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        ratio: int | None = None,
+        crop: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        check_values: bool = True,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.epoch = 0
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        with open_h5(self.path) as f:
+            self.layout = self._validate(f, ratio, check_values)
+            self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
+            self._configure(f)
+        self.ratio = self.layout.ratio
+        self.spectral_bands = self.layout.spectral_bands
+        self.guide_bands = self.layout.guide_bands
+        self.has_reference = "gt" in self.layout.keys
+        self.crop = self._check_crop(crop)
+
+    # -- subclass hooks -------------------------------------------------------------------------
+    def _configure(self, f: h5py.File) -> None:
+        """Set ``sensor`` and ``max_value`` (the file is open and validated)."""
+        raise NotImplementedError
+
+    def _compute_lms(self, ms: np.ndarray) -> np.ndarray:
+        raise DataError(self.path, "this collection needs an 'lms' key")
+
+    # -- validation ----------------------------------------------------------------------------
+    def _validate(self, f: h5py.File, ratio: int | None, check_values: bool) -> H5Layout:
+        path = self.path
+        keys: dict[str, str] = {}
+        for role, wanted in self.roles.items():
+            key = resolve_key(f, wanted, path)
+            if key is None:
+                if role in self.optional:
+                    continue
+                raise missing_key_error(path, f, wanted, _ROLE_NAMES[role])
+            if not isinstance(f[key], h5py.Dataset):
+                raise DataError(path, f"key {key!r} is a group, expected an N×C×H×W array")
+            keys[role] = key
+        shapes = {role: tuple(int(s) for s in f[key].shape) for role, key in keys.items()}
+        for role, shape in shapes.items():
+            key = keys[role]
+            if len(shape) != 4:
+                raise DataError(path, f"key {key!r} has shape {_shape(shape)}; expected 4 dimensions N×C×H×W")
+        pan_shape = shapes["pan"]
+        if channels_last(shapes):
+            listing = ", ".join(f"{keys[r]!r} {_shape(s)}" for r, s in shapes.items())
+            raise DataError(
+                path,
+                f"the arrays look like N×H×W×C (channels last): {listing}; {self.collection} files are "
+                f"N×C×H×W: transpose with numpy.transpose(a, (0, 3, 1, 2)) when writing the file",
+            )
+        count = pan_shape[0]
+        for role, shape in shapes.items():
+            if shape[0] != count:
+                raise DataError(
+                    path, f"key {keys[role]!r} holds {shape[0]} items but {keys['pan']!r} holds {count}"
+                )
+        if count == 0:
+            raise DataError(path, "the file holds no items (first dimension 0)")
+        bands = shapes["ms"][1]
+        for role in ("lms", "gt"):
+            if role in shapes and shapes[role][1] != bands:
+                raise DataError(
+                    path,
+                    f"band counts disagree: {keys[role]!r} has {shapes[role][1]} bands, {keys['ms']!r} has {bands}",
+                )
+        high = pan_shape[2:]
+        for role in ("lms", "gt"):
+            if role in shapes and shapes[role][2:] != high:
+                raise DataError(
+                    path,
+                    f"key {keys[role]!r} is {_shape(shapes[role][2:])} pixels but {keys['pan']!r} is "
+                    f"{_shape(high)}; they must share the guide grid",
+                )
+        low = shapes["ms"][2:]
+        found = self._ratio_from_shapes(high, low)
+        if ratio is not None and int(ratio) != found:
+            raise DataError(
+                path,
+                f"ratio {ratio} does not match the shapes: {keys['pan']!r} {_shape(high)} / {keys['ms']!r} "
+                f"{_shape(low)} gives ratio {found}",
+            )
+        layout = H5Layout(keys, count, bands, pan_shape[1], (high[0], high[1]), (low[0], low[1]), found)
+        if check_values:
+            self._check_values(f, layout)
+        return layout
+
+    def _ratio_from_shapes(self, high: tuple[int, ...], low: tuple[int, ...]) -> int:
+        ry, rx = high[0] / low[0], high[1] / low[1]
+        if ry != rx or ry != int(ry) or ry < 1:
+            raise DataError(
+                self.path,
+                f"the guide grid {_shape(high)} is not an integer multiple of the spectral grid {_shape(low)} "
+                f"(ratios {ry:g} and {rx:g})",
+            )
+        return int(ry)
+
+    def _check_values(self, f: h5py.File, layout: H5Layout) -> None:
+        for role, key in layout.keys.items():
+            lo, hi = math.inf, -math.inf
+            for i in sample_indices(layout.count):
+                try:
+                    values = np.asarray(f[key][i])
+                except OSError as exc:
+                    raise DataError(
+                        self.path, f"cannot read item {i} of key {key!r} (truncated file?): {exc}"
+                    ) from None
+                if not np.isfinite(values).all():
+                    raise DataError(self.path, f"key {key!r} item {i} holds NaN or infinite values")
+                vmin, vmax = float(values.min()), float(values.max())
+                if role in self.non_negative and vmin < 0:
+                    raise DataError(
+                        self.path,
+                        f"key {key!r} item {i} holds negative values (min {vmin:g}); {_ROLE_NAMES[role]} "
+                        f"must be non-negative DN or reflectance",
+                    )
+                lo, hi = min(lo, vmin), max(hi, vmax)
+            layout.observed[role] = (lo, hi)
+
+    def _check_crop(self, crop: int | None) -> int | None:
+        if crop is None:
+            return None
+        crop = int(crop)
+        h, w = self.layout.high_hw
+        if crop < self.ratio or crop % self.ratio or crop > min(h, w):
+            raise DataError(
+                self.path,
+                f"crop {crop} must be a multiple of the ratio {self.ratio} and at most the item size {h}×{w}",
+            )
+        return crop
+
+    # -- reading --------------------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """New random crops/orientations for each epoch (draws depend on seed, epoch and index only)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.layout.count
+
+    def _handle(self) -> h5py.File:
+        pid = os.getpid()
+        if self._file is None or self._pid != pid:
+            # a handle inherited through fork is not safe to share: every process opens its own
+            self._file = h5py.File(self.path, "r")
+            self._pid = pid
+        return self._file
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+        self._pid = None
+
+    def _read(self, f: h5py.File, role: str, index: int, where: tuple[slice, slice] | None) -> np.ndarray:
+        ds = f[self.layout.keys[role]]
+        if where is None:
+            return np.asarray(ds[index])
+        return np.asarray(ds[index, :, where[0], where[1]])
+
+    def read_raw(self, index: int) -> dict[str, np.ndarray]:
+        """One item's arrays in file units (DN), cropped if ``crop`` is set, before augmentation."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{self.path.name}: index {index} out of range for {len(self)} items")
+        index = index % len(self)
+        f = self._handle()
+        window = self._window(index)
+        low = window.low() if window else None
+        high = window.high(self.ratio) if window else None
+        out = {"pan": self._read(f, "pan", index, high), "ms": self._read(f, "ms", index, low)}
+        if "lms" in self.layout.keys:
+            out["lms"] = self._read(f, "lms", index, high)
+        else:
+            full = self._compute_lms(self._read(f, "ms", index, None))
+            out["lms"] = full if high is None else full[:, high[0], high[1]]
+        if "gt" in self.layout.keys:
+            out["gt"] = self._read(f, "gt", index, high)
+        return out
+
+    def _window(self, index: int) -> Window | None:
+        if self.crop is None:
+            return None
+        rng = item_rng(self.seed, self.epoch, index) if self.augment else None
+        return choose_window(rng, self.layout.low_hw, self.crop, self.ratio)
+
+    def _orientation(self, index: int) -> Orientation | None:
+        if not self.augment:
+            return None
+        rng = item_rng(self.seed, self.epoch, index)
+        rng.integers(0, 2**31, size=2)  # the two crop draws come first, so crop and orientation are independent
+        return choose_orientation(rng)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        raw = self.read_raw(index)
+        index = index % len(self)
+        orient = self._orientation(index)
+        item: dict[str, Any] = {}
+        for role, values in raw.items():
+            scaled = (values / self.max_value).astype(np.float32, copy=False)
+            if orient is not None:
+                scaled = orient.apply(scaled)
+            item[role] = torch.from_numpy(np.ascontiguousarray(scaled))
+        item.update(self.meta(index))
+        return item
+
+    def meta(self, index: int) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "sensor": self.sensor,
+            "ratio": self.ratio,
+            "max_value": self.max_value,
+            "id": f"{self.path.stem}/{index}",
+        }
+
+    def describe(self) -> dict[str, Any]:
+        lay = self.layout
+        return {
+            "collection": self.collection,
+            "path": str(self.path),
+            "task": self.task,
+            "sensor": self.sensor,
+            "items": lay.count,
+            "spectral_bands": lay.spectral_bands,
+            "guide_bands": lay.guide_bands,
+            "ratio": lay.ratio,
+            "guide_size": lay.high_hw,
+            "spectral_size": lay.low_hw,
+            "max_value": self.max_value,
+            "has_reference": self.has_reference,
+            "keys": lay.keys,
+            "observed_range": lay.observed,
+        }
+
+    def __repr__(self) -> str:
+        lay = self.layout
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, items={lay.count}, sensor={self.sensor!r}, "
+            f"bands={lay.spectral_bands}+{lay.guide_bands}, ratio={lay.ratio}, max_value={self.max_value:g})"
+        )
+
+    sensor: str = "none"
+    max_value: float = 1.0
+
+
+_ROLE_NAMES: Mapping[str, str] = {
+    "gt": "the reference image",
+    "ms": "the low-resolution spectral image",
+    "lms": "the spectral image upsampled to the guide grid",
+    "pan": "the guide image",
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def upsample_lms(ms: np.ndarray, ratio: int) -> np.ndarray:
+    """``ms`` C×h×w upsampled to the guide grid: the toolbox's 23-tap interpolator where ``ratio`` is a
+    power of two, MATLAB bicubic ``imresize`` otherwise (the 23-tap filter exists only for powers of 2)."""
+    from rsmif_core.ops.interp import imresize, interp23tap
+
+    x = torch.from_numpy(np.asarray(ms, dtype=np.float64))[None]
+    if ratio == 1:
+        return np.asarray(ms, dtype=np.float64).copy()
+    up: Callable[[torch.Tensor], torch.Tensor]
+    if ratio & (ratio - 1) == 0:
+        up = lambda t: interp23tap(t, ratio)  # noqa: E731
+    else:
+        up = lambda t: imresize(t, scale=float(ratio))  # noqa: E731
+    return up(x)[0].numpy()

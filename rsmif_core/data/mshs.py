@@ -1,0 +1,50 @@
+"""CAVE/Harvard-style MS-HS fusion h5 files (``train_cave(with_up)x4_rgb.h5`` …): keys
+``GT/HSI_up/LRHSI/RGB``, N×C×H×W; RGB is the 3-band guide.
+
+RAMSF's ``data/data_mhif.py`` swaps the names relative to pansharpening (its ``ms`` is ``HSI_up``, the
+upsampled HSI, and its ``lms`` is ``LRHSI``, the low-resolution one). Here ``HSI_up`` is our ``lms`` and
+``LRHSI`` our ``ms``, as in every other task. The scale is detected like HyperPanCollection's (the files
+are normally stored in [0, 1]; RAMSF's training loader still divides by 2047, its test loader does not).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from rsmif_core.data.h5 import H5FusionDataset, upsample_lms
+from rsmif_core.data.hyperpancollection import DetectedScaleMixin
+
+
+class MSHSCollection(DetectedScaleMixin, H5FusionDataset):
+    """One MS-HS fusion h5 file (low-resolution HSI + high-resolution RGB/MSI guide)."""
+
+    collection = "ms-hs"
+    task = "ms-hs"
+    roles = {"gt": "GT", "ms": "LRHSI", "lms": "HSI_up", "pan": "RGB"}
+    optional = frozenset({"gt", "lms"})
+
+    def __init__(
+        self,
+        path: str | Path,
+        sensor: str | None = None,
+        max_value: float | None = None,
+        ratio: int | None = None,
+        crop: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        check_values: bool = True,
+    ) -> None:
+        self._sensor_arg = sensor
+        self._max_value_arg = max_value
+        super().__init__(path, ratio=ratio, crop=crop, augment=augment, seed=seed, check_values=check_values)
+
+    def _configure(self, f: h5py.File) -> None:
+        stem = self.path.stem.lower()
+        self.sensor = self._sensor_arg or ("cave" if "cave" in stem else "harvard" if "harvard" in stem else "none")
+        self._choose_scale(f)
+
+    def _compute_lms(self, ms: np.ndarray) -> np.ndarray:
+        return upsample_lms(ms, self.ratio)

@@ -1,0 +1,159 @@
+"""Read a user's scene (GeoTIFF, MATLAB .mat v5 or v7.3, .npy) as a C×H×W float64 array with its grid.
+
+MATLAB stores images H×W×C; v7.3 files are HDF5, where h5py sees the axes reversed (C×W×H), so they
+are transposed back. A .npy array is taken as C×H×W when its first axis is the smallest, else H×W×C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rsmif_core.data.errors import DataError, did_you_mean
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".mat", ".npy")
+
+
+@dataclass
+class Raster:
+    """An image C×H×W in its file's units, and its georeferencing when the file had one."""
+
+    path: Path
+    array: np.ndarray
+    dtype: str
+    crs: Any = None
+    transform: Any = None
+
+    @property
+    def bands(self) -> int:
+        return int(self.array.shape[0])
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return int(self.array.shape[1]), int(self.array.shape[2])
+
+
+def read_raster(path: str | Path, key: str | None = None) -> Raster:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(path, "no such file" if not path.exists() else "expected a file, found a folder")
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        return _read_tif(path)
+    if suffix == ".mat":
+        return _read_mat(path, key)
+    if suffix == ".npy":
+        return _to_raster(path, np.load(path, allow_pickle=False), channels_first=None)
+    raise DataError(path, f"unsupported image format {suffix!r}; expected one of {', '.join(RASTER_SUFFIXES)}")
+
+
+def _read_tif(path: Path) -> Raster:
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            array = src.read()
+            crs, transform = src.crs, src.transform
+    except rasterio.errors.RasterioError as exc:
+        raise DataError(path, f"not a readable GeoTIFF: {exc}") from None
+    georef = crs is not None or not transform.is_identity
+    return Raster(path, array.astype(np.float64), str(array.dtype), crs, transform if georef else None)
+
+
+def _pick_key(path: Path, names: list[str], key: str | None) -> str:
+    if key is not None:
+        if key not in names:
+            raise DataError(path, f"no variable {key!r}{did_you_mean(key, names)}; the file holds: {', '.join(names)}")
+        return key
+    images = names
+    if len(images) != 1:
+        raise DataError(
+            path, f"the file holds {len(images)} variables ({', '.join(images) or 'none'}); name the image with a key"
+        )
+    return images[0]
+
+
+def _read_mat(path: Path, key: str | None) -> Raster:
+    import scipy.io
+
+    try:
+        contents = scipy.io.loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3: an HDF5 file
+        return _read_mat73(path, key)
+    except (ValueError, OSError) as exc:
+        raise DataError(path, f"not a readable MATLAB file: {exc}") from None
+    names = [k for k, v in contents.items() if not k.startswith("__") and isinstance(v, np.ndarray) and v.ndim >= 2
+             and min(v.shape[:2]) > 1]
+    name = _pick_key(path, names, key)
+    return _to_raster(path, contents[name], channels_first=False)
+
+
+def _read_mat73(path: Path, key: str | None) -> Raster:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names = [k for k, v in f.items() if isinstance(v, h5py.Dataset) and v.ndim >= 2 and not k.startswith("#")]
+        name = _pick_key(path, names, key)
+        array = np.asarray(f[name]).T  # MATLAB column-major order seen by h5py: reverse the axes
+    return _to_raster(path, array, channels_first=False)
+
+
+def _to_raster(path: Path, array: np.ndarray, channels_first: bool | None) -> Raster:
+    if array.ndim == 2:
+        array = array[None]
+    elif array.ndim == 3:
+        if channels_first is None:
+            channels_first = array.shape[0] < array.shape[-1]
+        if not channels_first:
+            array = np.moveaxis(array, -1, 0)
+    else:
+        raise DataError(path, f"expected an image H×W or H×W×C, found shape {'×'.join(map(str, array.shape))}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise DataError(path, f"expected numbers, found dtype {array.dtype}")
+    return Raster(path, np.ascontiguousarray(array, dtype=np.float64), str(array.dtype))
+
+
+def check_pair(pan: Raster, ms: Raster, ratio: int | None) -> int:
+    """Check that PAN and MS cover the same ground and return the ratio (given or from the shapes).
+
+    With georeferencing on both: same CRS, the same upper-left corner (within half an MS pixel) and
+    pixel sizes in the ratio. Without: the shapes alone must give the ratio.
+    """
+    (ph, pw), (mh, mw) = pan.hw, ms.hw
+    if pan.crs is not None and ms.crs is not None and pan.transform is not None and ms.transform is not None:
+        if pan.crs != ms.crs:
+            raise DataError(pan.path, f"PAN and MS are on different grids: CRS {pan.crs} vs {ms.crs} ({ms.path})")
+        pan_res, ms_res = abs(pan.transform.a), abs(ms.transform.a)
+        grid_ratio = ms_res / pan_res
+        if abs(grid_ratio - round(grid_ratio)) > 1e-6:
+            raise DataError(
+                pan.path, f"PAN pixel {pan_res:g} and MS pixel {ms_res:g} ({ms.path}) are not an integer ratio apart"
+            )
+        offset = max(abs(pan.transform.c - ms.transform.c), abs(pan.transform.f - ms.transform.f))
+        if offset > ms_res / 2:
+            raise DataError(
+                pan.path,
+                f"PAN and MS are on different grids: their upper-left corners are {offset:g} CRS units apart "
+                f"(more than half an MS pixel, {ms_res / 2:g}); MS file {ms.path}",
+            )
+        if ratio is not None and round(grid_ratio) != ratio:
+            raise DataError(
+                pan.path,
+                f"ratio {ratio} does not match the grids: MS pixel {ms_res:g} / PAN pixel {pan_res:g} = "
+                f"{grid_ratio:g} ({ms.path})",
+            )
+        ratio = round(grid_ratio)
+    if ratio is None:
+        if ph % mh or pw % mw or ph // mh != pw // mw:
+            raise DataError(pan.path, f"PAN {ph}×{pw} is not an integer multiple of MS {mh}×{mw} ({ms.path})")
+        ratio = ph // mh
+    if abs(ph - ratio * mh) >= ratio or abs(pw - ratio * mw) >= ratio:
+        raise DataError(
+            pan.path,
+            f"PAN {ph}×{pw} and MS {mh}×{mw} ({ms.path}) do not match ratio {ratio} "
+            f"(expected PAN {ratio * mh}×{ratio * mw})",
+        )
+    return int(ratio)
