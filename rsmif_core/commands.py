@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from rsmif_core.plugins.hookspecs import Register, hookimpl
+from rsmif_core.scaffold import new_group
 
 
 @click.command("convert-weights")
@@ -32,3 +33,4 @@ def convert_weights(method: str, source: str, destination: str, spectral_bands: 
 @hookimpl
 def register_commands(register: Register) -> None:
     register(convert_weights)
+    register(new_group)

@@ -9,6 +9,8 @@ Call :func:`check_model_contract` from a plugin's tests, once per :data:`TASK_CA
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -166,3 +168,42 @@ def train_briefly(
         opt.step()
         losses.append(float(value.detach()))
     return losses[0], losses[-1]
+
+
+def _normalise_distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def check_plugin_discovery(distribution: str, **registered: Iterable[str]) -> dict[str, Any]:
+    """The installed ``distribution`` is found through its ``rsmif`` entry point.
+
+    Runs the real ``rsmif plugins --json`` command in-process and checks that a plugin of that
+    distribution is listed, loaded without error, and registered the given names, e.g.
+    ``check_plugin_discovery("rsmif-mynet", models=["mynet"], losses=["mynet_loss"])``.
+    Returns that plugin's JSON entry. Unlike importing the module, this fails when the entry point
+    in pyproject.toml is missing or wrong.
+    """
+    from click.testing import CliRunner
+
+    from rsmif_core.cli import cli
+    from rsmif_core.registry import KINDS
+
+    unknown = set(registered) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, f"'rsmif plugins --json' exited with {result.exit_code}: {result.output}"
+    listed = json.loads(result.stdout)
+    wanted = _normalise_distribution(distribution)
+    mine = [p for p in listed if _normalise_distribution(p["distribution"]) == wanted]
+    assert mine, (
+        f"no plugin of distribution {distribution!r} is listed (found: {sorted({p['distribution'] for p in listed})}); "
+        "is it installed (pip install -e .) with a [project.entry-points.rsmif] entry?"
+    )
+    errors = [f"{p['name']}: {p['error']}" for p in mine if p["error"]]
+    assert not errors, f"{distribution} failed to load: {'; '.join(errors)}"
+    for kind, names in registered.items():
+        found = {n for p in mine for n in p["registered"].get(kind, [])}
+        missing = sorted(set(names) - found)
+        assert not missing, f"{distribution} did not register {kind} {missing}; it registered {sorted(found) or 'none'}"
+    return dict(mine[0])

@@ -1,0 +1,263 @@
+"""``rsmif new method NAME``: generate a method plugin from the shipped cookiecutter template.
+
+The template lives inside the package (``rsmif_core/templates/method-plugin``) so an installed
+``rsmif`` can scaffold without the repository; ``templates/method-plugin`` in the repository is a
+link to it, so ``cookiecutter templates/method-plugin`` works there too. Every name is checked here
+*before* cookiecutter runs, so a bad name writes nothing; the template's own pre-generation hook
+calls :func:`name_problems` again for the plain-cookiecutter path.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import re
+from dataclasses import dataclass
+from importlib import metadata, resources, util
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rsmif_core.types import TASKS
+
+TEMPLATE_NAME = "method-plugin"
+LICENSES = ("Apache-2.0", "MIT", "BSD-3-Clause")
+LOSS_CHOICES = ("own", "l1", "mse")
+# Set by ``rsmif new`` for the template's pre-generation hook: these names were already checked.
+CHECKED_ENV = "RSMIF_SCAFFOLD_CHECKED"
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_DISTRIBUTION = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True)
+class PluginNames:
+    """The names a generated plugin uses; all derive from the method name unless given."""
+
+    method: str
+    package: str
+    distribution: str
+    loss: str | None  # the plugin's own registered loss, or None when it uses a built-in one
+
+    @classmethod
+    def derive(
+        cls, method: str, package: str | None = None, distribution: str | None = None, own_loss: bool = True
+    ) -> PluginNames:
+        return cls(
+            method=method,
+            package=package or f"rsmif_{method}",
+            distribution=distribution or f"rsmif-{method.replace('_', '-')}",
+            loss=f"{method}_loss" if own_loss else None,
+        )
+
+
+def template_dir() -> Path:
+    """The template folder inside the installed package."""
+    path = Path(str(resources.files("rsmif_core") / "templates" / TEMPLATE_NAME))
+    if not (path / "cookiecutter.json").is_file():
+        raise FileNotFoundError(f"the method-plugin template is missing from the installation: {path}/cookiecutter.json")
+    return path
+
+
+def _suggest(name: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "net_" + cleaned
+    return cleaned + "_net" if keyword.iskeyword(cleaned) else cleaned
+
+
+def _normalise_distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed_distribution(name: str) -> str | None:
+    """'name version' of an installed distribution with this (normalised) name, else None."""
+    wanted = _normalise_distribution(name)
+    for dist in metadata.distributions():
+        found = dist.metadata["Name"]
+        if found and _normalise_distribution(found) == wanted:
+            return f"{found} {dist.version}"
+    return None
+
+
+def _importable(package: str) -> str | None:
+    """Where a top-level module/package of this name would be imported from, else None."""
+    try:
+        spec = util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    return spec.origin or ", ".join(spec.submodule_search_locations or []) or "a namespace package"
+
+
+def _registered(kind: str, name: str) -> str | None:
+    """'distribution (plugin p)' that registered this name, else None."""
+    from rsmif_core.plugins.manager import registry
+
+    reg = registry()
+    if name in reg.entries[kind]:
+        entry = reg.entries[kind][name]
+        return f"{entry.distribution} (plugin {entry.plugin})"
+    owners = reg.conflicts.get((kind, name))
+    if owners:
+        return " and ".join(f"{e.distribution} (plugin {e.plugin})" for e in owners)
+    return None
+
+
+def checked_token(names: PluginNames, tasks: str) -> str:
+    """What the template's pre-generation hook compares to know these exact answers were checked."""
+    return "|".join([names.method, names.package, names.distribution, names.loss or "", tasks])
+
+
+def template_default(key: str) -> Any:
+    """A variable's default in the template's cookiecutter.json (the first entry of a choice)."""
+    value = json.loads((template_dir() / "cookiecutter.json").read_text(encoding="utf-8"))[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def parse_tasks(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def name_problems(names: PluginNames, tasks: str | None = None, check_registry: bool = True) -> list[str]:
+    """Every reason these names cannot be used, each a full sentence; empty when all is well."""
+    problems: list[str] = []
+    method = names.method
+    if not _IDENTIFIER.fullmatch(method) or keyword.iskeyword(method):
+        problems.append(
+            f"method name {method!r} is not a valid name: use a lower-case Python identifier "
+            f"(letters, digits, underscores, starting with a letter; not a keyword), e.g. {_suggest(method)!r}"
+        )
+    # A package or distribution name derived from a bad method name would only repeat the problem.
+    derived = PluginNames.derive(method)
+    bad_package = not names.package.isidentifier() or keyword.iskeyword(names.package) or names.package != names.package.lower()
+    if bad_package and not (problems and names.package == derived.package):
+        problems.append(f"package name {names.package!r} is not a lower-case Python identifier, e.g. 'rsmif_{_suggest(method)}'")
+    if not _DISTRIBUTION.fullmatch(names.distribution) and not (problems and names.distribution == derived.distribution):
+        problems.append(
+            f"distribution name {names.distribution!r} is not a valid pip name (letters, digits, '.', '-', '_'; "
+            "starting and ending with a letter or digit)"
+        )
+    if problems:  # the checks below need well-formed names
+        return problems
+    installed = _installed_distribution(names.distribution)
+    if installed:
+        problems.append(
+            f"a distribution named {names.distribution!r} is already installed ({installed}); "
+            f"choose another method name or 'pip uninstall {names.distribution}' first"
+        )
+    where = _importable(names.package)
+    if where:
+        problems.append(f"a Python package {names.package!r} is already importable (from {where}); choose another name")
+    if tasks is not None:
+        chosen = parse_tasks(tasks)
+        unknown = [t for t in chosen if t not in TASKS]
+        if not chosen or unknown:
+            problems.append(
+                f"tasks {tasks!r}: expected a comma-separated list of {', '.join(TASKS)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+    if check_registry:
+        owner = _registered("models", method)
+        if owner:
+            problems.append(f"model name {method!r} is already registered by {owner}; choose another method name")
+        if names.loss is not None:
+            owner = _registered("losses", names.loss)
+            if owner:
+                problems.append(f"loss name {names.loss!r} is already registered by {owner}; choose another method name")
+    return problems
+
+
+def generate_method_plugin(
+    method: str,
+    output_dir: Path,
+    no_input: bool = False,
+    extra_context: dict[str, Any] | None = None,
+) -> Path:
+    """Check the names, then run the template; return the generated project folder.
+
+    Raises ``ValueError`` (one line per problem) before anything is written when a name is unusable.
+    """
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException, OutputDirExistsException
+    from cookiecutter.main import cookiecutter
+
+    context = {"method_name": method, **(extra_context or {})}
+    names = PluginNames.derive(
+        method,
+        context.get("package_name"),
+        context.get("project_slug"),
+        own_loss=context.get("default_loss", template_default("default_loss")) == "own",
+    )
+    tasks = context.get("tasks", template_default("tasks"))
+    problems = name_problems(names, tasks)
+    target = output_dir / names.distribution
+    if target.exists():
+        problems.append(f"{target} already exists; choose another --output-dir or method name")
+    if problems:
+        raise ValueError("\n".join(problems))
+    previous = os.environ.get(CHECKED_ENV)
+    os.environ[CHECKED_ENV] = checked_token(names, tasks)
+    try:
+        project = cookiecutter(str(template_dir()), no_input=no_input, extra_context=context, output_dir=str(output_dir))
+    except FailedHookException as exc:  # the hook printed why (names changed at the prompt)
+        raise ValueError(f"the template refused the names given at the prompt ({exc})") from None
+    except OutputDirExistsException as exc:
+        raise ValueError(f"{exc}; choose another --output-dir or name") from None
+    except CookiecutterException as exc:
+        raise ValueError(f"the template failed: {exc}") from None
+    finally:
+        if previous is None:
+            os.environ.pop(CHECKED_ENV, None)
+        else:
+            os.environ[CHECKED_ENV] = previous
+    return Path(project)
+
+
+@click.group("new")
+def new_group() -> None:
+    """Start a new plugin from a template."""
+
+
+@new_group.command("method")
+@click.argument("name")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which the plugin folder rsmif-NAME is created.")
+@click.option("--no-input", is_flag=True, help="Do not prompt; use the defaults and the options given.")
+@click.option("--description", help="One-line description of the method.")
+@click.option("--author", "author_name", help="Author name.")
+@click.option("--email", "author_email", help="Author e-mail.")
+@click.option("--github-username", help="GitHub user or organisation (project URLs).")
+@click.option("--license", "license_", type=click.Choice(LICENSES), help="License of the plugin.")
+@click.option("--tasks", help=f"Comma-separated tasks the method supports (default: all of {', '.join(TASKS)}).")
+@click.option("--loss", "default_loss", type=click.Choice(LOSS_CHOICES),
+              help="Loss of the example configs: 'own' (registered by the plugin) or a built-in.")
+def new_method(
+    name: str,
+    output_dir: Path,
+    no_input: bool,
+    license_: str | None,
+    **context: str | None,
+) -> None:
+    """Generate an installable method plugin NAME (model, loss, configs, tests, README, CI)."""
+    from rsmif_core.cli import fail
+
+    extra = {k: v for k, v in context.items() if v is not None}
+    if license_ is not None:
+        extra["license"] = license_
+    try:
+        project = generate_method_plugin(name, output_dir, no_input=no_input, extra_context=extra)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc).replace("\n", "\n  "))
+        return
+    click.echo(f"created {project}")
+    click.echo("next:")
+    click.echo(f"  pip install -e {project}")
+    click.echo(f"  pytest {project / 'tests'}")
+    samples = [project / "configs" / f"{task}-sample.yaml" for task in TASKS]
+    for config in samples:
+        if config.is_file():
+            click.echo(f"  rsmif run {config}")
+            break
