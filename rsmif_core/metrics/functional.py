@@ -371,11 +371,12 @@ def qnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int 
 
 
 def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
-               lms: Tensor | None = None, clip: ClipSpec = None, protocol: str = "toolbox") -> Tensor:
+               lms: Tensor | None = None, clip: ClipSpec = None, quantise: bool = True,
+               protocol: str = "toolbox") -> Tensor:
     """Khan's spectral distortion (``D_lambda_K.m``): ``1 - Q2n(lms, MTF(fused))`` with blocks = shift =
     ``block_size``; the fused image is low-passed with the sensor's MTF filters at the PAN scale (no
     decimation). DN scale (Q2n quantises). The authors' solver does not compute it; ``protocol="authors"``
-    gives the toolbox value.
+    gives the toolbox value. ``quantise=False`` skips the ``uint16`` rounding (see :func:`q2n`).
     """
     f, m, _ = _fr_inputs(fused, ms, None, ratio, clip, protocol, "d_lambda_k")
     check_multiple(f.shape[-2], f.shape[-1], block_size, "d_lambda_k")
@@ -388,16 +389,16 @@ def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "
         degraded = mtf_filter(f, sensor, ratio)
     except ValueError as exc:
         raise MetricInputError(f"d_lambda_k: {exc}") from None
-    return 1 - q2n_value(up, degraded, int(block_size), int(block_size))
+    return 1 - q2n_value(up, degraded, int(block_size), int(block_size), quantise)
 
 
 def hqnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
          lms: Tensor | None = None, alpha: float = 1.0, beta: float = 1.0, clip: ClipSpec = None,
-         protocol: str = "toolbox") -> Tensor:
+         quantise: bool = True, protocol: str = "toolbox") -> Tensor:
     """Hybrid QNR (``HQNR.m``, the 2021 benchmark default) = ``(1 - D_λ^K)^alpha · (1 - D_s)^beta``."""
     f, m, pn = _fr_inputs(fused, ms, pan, ratio, clip, protocol, "hqnr")
     assert pn is not None
     up = _upsampled(f, m, lms, "hqnr")
-    dl = d_lambda_k(f, m, ratio, sensor, block_size, lms=up)
+    dl = d_lambda_k(f, m, ratio, sensor, block_size, lms=up, quantise=quantise)
     ds = d_s(f, pn, m, ratio, block_size, lms=up)
     return (1 - dl) ** alpha * (1 - ds) ** beta

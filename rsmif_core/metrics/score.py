@@ -1,0 +1,148 @@
+"""``rsmif score``: score fused images made by any tool (MATLAB, other frameworks) with RSMIF's indices."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from rsmif_core.metrics.checks import MetricInputError
+from rsmif_core.metrics.classes import FULL_RESOLUTION, METRICS, REDUCED_RESOLUTION, ScoreInputs, mean_std
+from rsmif_core.metrics.readers import ImageReadError, check_same_count, read_images
+from rsmif_core.ops.mtf import SENSORS, UnknownSensorError, canonical_sensor
+
+DEFAULT_RR = ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc", "rase")
+DEFAULT_FR = ("d_lambda_k", "d_s", "hqnr", "d_lambda", "qnr")
+CHUNK = 4  # images scored together (bounds memory on 512×512 full-resolution scenes)
+
+
+def _to_unit(name: str, a: np.ndarray, max_value: float, scale: str, notes: list[str]) -> torch.Tensor:
+    """Bring an array to the [0, 1] scale: DN / max_value, or as is when it already is in [0, 1]."""
+    unit = scale == "unit" or (scale == "auto" and max_value > 1.5 and float(np.nanmax(a)) <= 1.5)
+    if unit and scale == "auto":
+        notes.append(f"{name}: values lie in [0, 1.5], read as already divided by max_value {max_value:g}")
+    return torch.from_numpy(a if unit else a / max_value)
+
+
+def _resolve_metrics(spec: str | None, full: bool) -> list[str]:
+    if spec is None:
+        return list(DEFAULT_FR if full else DEFAULT_RR)
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    allowed = FULL_RESOLUTION if full else REDUCED_RESOLUTION
+    for n in names:
+        if n not in METRICS:
+            raise click.UsageError(f"unknown metric {n!r}; known: {', '.join(METRICS)}")
+        if n not in allowed:
+            mode = "full-resolution (--pan/--ms)" if full else "reduced-resolution (--reference)"
+            raise click.UsageError(f"metric {n!r} does not apply in {mode} mode; use one of {', '.join(allowed)}")
+    return names
+
+
+def _fmt(v: float) -> str:
+    return "nan" if math.isnan(v) else ("inf" if math.isinf(v) else f"{v:.4f}")
+
+
+@click.command("score")
+@click.option("--fused", required=True, help="Fused image file or directory (.mat, .h5, .tif, .npy; FILE::KEY picks an array).")
+@click.option("--reference", "--gt", "reference", default=None, help="Reference (ground truth) file or directory: reduced-resolution indices.")
+@click.option("--pan", default=None, help="PAN file or directory: full-resolution indices (with --ms).")
+@click.option("--ms", default=None, help="Low-resolution MS file or directory (full resolution).")
+@click.option("--lms", default=None, help="MS upsampled to the PAN grid; default: 23-tap interpolation of --ms.")
+@click.option("--sensor", default=None, help=f"Sensor for the MTF filters of D_lambda^K / HQNR ({', '.join(SENSORS)}).")
+@click.option("--ratio", type=int, default=4, show_default=True, help="PAN/MS scale ratio.")
+@click.option("--max-value", type=float, default=2047.0, show_default=True, help="Radiometric maximum of the DN scale (2047 for 11-bit).")
+@click.option("--scale", type=click.Choice(["auto", "dn", "unit"]), default="auto", show_default=True,
+              help="Value scale of the files: DN, already divided by max-value ('unit'), or detected per array.")
+@click.option("--metrics", "metric_spec", default=None, help="Comma-separated indices (default: all of the mode).")
+@click.option("--border", type=int, default=0, show_default=True, help="Toolbox dim_cut (21 in the 2021 benchmark).")
+@click.option("--clip", is_flag=True, help="Clip the fused image to [0, 2^L] like the toolbox's th_values.")
+@click.option("--block-size", type=int, default=32, show_default=True)
+@click.option("--protocol", type=click.Choice(["toolbox", "authors"]), default="toolbox", show_default=True)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write per-image values and mean/std here.")
+@click.option("--per-image", is_flag=True, help="Also print every image's values.")
+def score(fused: str, reference: str | None, pan: str | None, ms: str | None, lms: str | None, sensor: str | None,
+          ratio: int, max_value: float, scale: str, metric_spec: str | None, border: int, clip: bool, block_size: int,
+          protocol: str, csv_path: str | None, per_image: bool) -> None:
+    """Score fused images against a reference (reduced resolution) or PAN + MS (full resolution)."""
+    from rsmif_core.cli import fail
+
+    full = reference is None
+    if full and (pan is None or ms is None):
+        fail("give --reference for reduced-resolution indices, or --pan and --ms for full-resolution ones")
+    if not full and (pan is not None or ms is not None):
+        fail("--reference (reduced resolution) cannot be combined with --pan/--ms (full resolution)")
+    if max_value <= 0:
+        fail(f"--max-value must be positive, found {max_value}")
+    names = _resolve_metrics(metric_spec, full)
+    if full and sensor is None and {"d_lambda_k", "hqnr"} & set(names):
+        fail(f"--sensor is needed for d_lambda_k and hqnr (MTF filters); known sensors: {', '.join(SENSORS)}")
+    try:
+        if sensor is not None:
+            canonical_sensor(sensor)
+        notes: list[str] = []
+        ids, fused_a = read_images(fused, "fused")
+        arrays: dict[str, np.ndarray] = {"fused": fused_a}
+        for role, spec in (("reference", reference), ("pan", pan), ("ms", ms), ("lms", lms)):
+            if spec is not None:
+                arrays[role] = read_images(spec, role)[1]
+        check_same_count(list(arrays.items()))
+        tensors = {k: _to_unit(k, a, max_value, scale, notes) for k, a in arrays.items()}
+        metrics = {n: METRICS[n](sensor=sensor, border=border, clip=clip, block_size=block_size, protocol=protocol)
+                   for n in names}
+        parts: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+        for start in range(0, len(ids), CHUNK):
+            part = {k: t[start : start + CHUNK] for k, t in tensors.items()}
+            inputs = ScoreInputs(gt=part.get("reference"), pan=part.get("pan"), ms=part.get("ms"), lms=part.get("lms"),
+                                 ratio=ratio, sensor=sensor or "none", max_value=max_value)
+            with torch.no_grad():
+                for n, metric in metrics.items():
+                    parts[n].append(metric.score(part["fused"], inputs).to(torch.float64))
+        values = {n: torch.cat(v) for n, v in parts.items()}
+    except (ImageReadError, MetricInputError, UnknownSensorError) as exc:
+        fail(str(exc))
+        return
+    _report(ids, values, csv_path, notes, "full resolution" if full else "reduced resolution", protocol,
+            per_image)
+
+
+def _report(ids: list[str], values: dict[str, torch.Tensor], csv_path: str | None, notes: list[str], mode: str,
+            protocol: str, per_image: bool) -> None:
+    console = Console()
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    stats = {n: mean_std(v) for n, v in values.items()}
+    if per_image:
+        images = Table(title="per image")
+        images.add_column("image")
+        for n in values:
+            images.add_column(n, justify="right")
+        for i, image_id in enumerate(ids):
+            images.add_row(image_id, *(_fmt(float(v[i])) for v in values.values()))
+        console.print(images)
+    table = Table(title=f"rsmif score: {len(ids)} image(s), {mode}, {protocol} protocol")
+    for col, justify in (("index", "left"), ("better", "center"), ("mean", "right"), ("std", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for n, (m, s) in stats.items():
+        table.add_row(n, "higher" if METRICS[n].higher_is_better else "lower", _fmt(m), _fmt(s))
+    console.print(table)
+    bad = [n for n, v in values.items() if not torch.isfinite(v).all()]
+    if bad:
+        console.print(f"[bold yellow]warning:[/] non-finite values in {', '.join(bad)} (NaN inputs, or a documented "
+                      "inf such as an identical image for PSNR)", highlight=False)
+    if csv_path is not None:
+        path = Path(csv_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["image", *values])
+            for i, image_id in enumerate(ids):
+                writer.writerow([image_id, *(repr(float(v[i])) for v in values.values())])
+            writer.writerow(["mean", *(repr(m) for m, _ in stats.values())])
+            writer.writerow(["std", *(repr(s) for _, s in stats.values())])
+        console.print(f"wrote {path}", highlight=False)
