@@ -19,15 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rsmif_core.training.errors import CheckpointError, TrainingError
 
 META_FILE = "rsmif_checkpoint.json"
 CHECKPOINTS_DIR = "checkpoints"
 BEST = "best"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
-SIGNATURE_KEYS = ("model", "spectral_bands", "guide_bands", "ratio")
+SIGNATURE_KEYS = ("model", "spectral_bands", "guide_bands", "ratio", "hyper")
 
 
 def model_signature(name: str, model: Any) -> dict[str, Any]:
@@ -82,13 +80,16 @@ def check_torch_files_are_plain(folder: Path) -> None:
     """Open every torch-serialised file with ``weights_only=True`` first.
 
     Accelerate restores registered objects with ``weights_only=False``; a file that passes this check
-    holds only tensors, numbers, strings and containers, so that later load cannot run foreign code.
+    holds only tensors, numbers, strings, containers and numpy arrays (Accelerate's own allow-list for
+    RNG states), so that later load cannot run foreign code.
     """
+    from accelerate.utils.other import load as load_weights_only
+
     for path in sorted(folder.iterdir()):
         if path.suffix not in (".pkl", ".bin", ".pt", ".pth"):
             continue
         try:
-            torch.load(path, map_location="cpu", weights_only=True)
+            load_weights_only(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # any failure here means: do not unpickle it
             raise CheckpointError(
                 f"{path}: refused to load: it is not a plain tensor/number file ({type(exc).__name__}: "

@@ -101,6 +101,7 @@ class Trainer:
             )
         if t.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        _forget_previous_run_settings()
         self.accelerator = Accelerator(
             cpu=t.cpu,
             mixed_precision=t.mixed_precision,
@@ -123,7 +124,10 @@ class Trainer:
         self.val_ds = build_dataset(cfg.data.val, "val") if cfg.data.val is not None else None
         self.model_name = cfg.model.name
         self.model = build_model_for(cfg, self.train_ds)
-        check_feature_modules(self.model, t.log_features)
+        try:
+            check_feature_modules(self.model, t.log_features)
+        except ValueError as exc:
+            raise TrainingError(str(exc), exit_code=2) from None
         self.signature = model_signature(self.model_name, self.model)
         try:
             self.loss_fn = create_loss(cfg.loss.name, **cfg.loss.args)
@@ -144,7 +148,10 @@ class Trainer:
             pin_memory=acc.device.type == "cuda",
             persistent_workers=train_section.num_workers > 0,
         )
-        optimizer = build_optimizer(cfg.optim, self.model.parameters())
+        try:
+            optimizer = build_optimizer(cfg.optim, self.model.parameters())
+        except ValueError as exc:
+            raise TrainingError(f"model {cfg.model.name!r}: {exc}", exit_code=2) from None
         val_dl = None
         if self.val_ds is not None and cfg.data.val is not None:
             val_dl = DataLoader(
@@ -417,7 +424,7 @@ class Trainer:
         if result.loss is not None:
             means["loss"] = result.loss
         self.logger.scalars({f"val/{k}": v for k, v in means.items()}, step)
-        self.state.history.append({"step": float(step), **means})
+        self.state.history.append({"step": float(step), "images": float(len(result.ids)), **means})
         self.progress.message(f"validation at step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
         if self.best_metric is None or self.best_metric not in means:
             return False
@@ -473,6 +480,19 @@ class Trainer:
         previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         previous.update(payload)
         path.write_text(json.dumps(previous, indent=2), encoding="utf-8")
+
+
+def _forget_previous_run_settings() -> None:
+    """Let a second run in the same interpreter choose its own precision (Accelerate keeps one global state).
+
+    Only the per-run part is reset; the process group (``PartialState``) of a distributed launch stays.
+    """
+    from accelerate.state import AcceleratorState, GradientState
+
+    for state in (AcceleratorState, GradientState):
+        reset = getattr(state, "_reset_state", None)
+        if callable(reset):
+            reset()
 
 
 def _step_of(path: Path | None) -> int | None:
