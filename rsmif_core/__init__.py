@@ -17,6 +17,11 @@ from rsmif_core.factory import (  # noqa: E402
     create_model,
     describe,
 )
+from rsmif_core.ops.attention import (  # noqa: E402
+    dynamic_conv2d,
+    local_window_attention,
+    position_grid,
+)
 from rsmif_core.ops.wavelets import haar_dwt, haar_iwt  # noqa: E402
 from rsmif_core.plugins.hookspecs import hookimpl  # noqa: E402
 from rsmif_core.registry import Entry, RegistryError  # noqa: E402
@@ -49,7 +54,10 @@ __all__ = [
     "create_metric",
     "create_model",
     "describe",
+    "dynamic_conv2d",
     "haar_dwt",
     "haar_iwt",
     "hookimpl",
+    "local_window_attention",
+    "position_grid",
 ]

@@ -1,0 +1,201 @@
+"""Local-window self-attention (ACmix style) and per-pixel "dynamic" convolutions, computed lean.
+
+These are the two expensive operations of RSANet (RSAM / SA) and MMAPP (ACmix, TSAM, SICM, AFM).
+The authors' code builds every window with ``F.unfold`` (7×7 → 49 copies of each key, value and
+positional map, plus the broadcast sums between them) and every dynamic 3×3 convolution from an
+unfolded input *and* an attention map repeated over all input channels; autograd then keeps all of
+these copies alive until the backward pass. Here:
+
+* :func:`local_window_attention` reads the 49 window positions through a strided *view*
+  (``Tensor.unfold`` on the padded keys/values: no copy), so autograd keeps only q, the padded k and v
+  and the softmax probabilities; its backward is the native ``unfold_backward``.
+  The relative positional term is folded into the keys once (``k − pe``) instead of unfolding the
+  positional map, and the ``q·pe(p)`` term, identical for all 49 positions of a window, is left out:
+  softmax is invariant to it, so the result is the same up to float rounding.
+* :func:`dynamic_conv2d` is a custom autograd function that saves only its inputs (x, the tap
+  weights, the kernel) and rebuilds the unfolded input in the backward pass, instead of keeping the
+  unfolded input, the channel-repeated tap map and their product; tap weights shared by all pixels
+  of a sample become an ordinary grouped convolution (no unfolding at all).
+
+All functions are plain tensor functions (no parameters), work for any float dtype and device, and
+are differentiable with respect to every tensor argument.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+__all__ = [
+    "dynamic_conv2d",
+    "dynamic_conv3x3_per_pixel",
+    "dynamic_conv3x3_per_sample",
+    "local_window_attention",
+    "position_grid",
+]
+
+
+def position_grid(height: int, width: int, *, device: torch.device | str | None = None,
+                  dtype: torch.dtype | None = None) -> Tensor:
+    """The ACmix position map: 1×2×H×W, channel 0 = column coordinate, channel 1 = row coordinate,
+    each ``linspace(-1, 1)`` over its axis (what ``position(H, W)`` returns in the authors' code)."""
+    loc_w = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype).expand(height, width)
+    loc_h = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype).unsqueeze(1).expand(height, width)
+    return torch.stack([loc_w, loc_h]).unsqueeze(0)
+
+
+def _check_4d(name: str, t: Tensor) -> None:
+    if t.ndim != 4:
+        raise ValueError(f"{name}: expected a B×C×H×W tensor, found shape {tuple(t.shape)}")
+
+
+def local_window_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    heads: int,
+    kernel: int = 7,
+    position: Tensor | None = None,
+    scale: float | None = None,
+) -> Tensor:
+    """Softmax self-attention of every pixel over its ``kernel``×``kernel`` neighbourhood, per head.
+
+    Inputs: ``q``, ``k``, ``v`` B×C×H×W (the outputs of the 1×1 q/k/v convolutions), C = heads·d.
+    ``position``: the positional embedding 1×d×H×W (or B·heads×d×H×W), i.e. ``conv_p(position_grid(H, W))``,
+    shared by all heads; None for no positional term. ``scale`` defaults to d**-0.5.
+    Borders are reflection padded by ``kernel // 2`` (so H and W must exceed ``kernel // 2``).
+
+    Output B×C×H×W: for head h, pixel p and window offsets δ (row-major, 0..kernel²-1)::
+
+        a_δ(p) = softmax_δ( scale · Σ_c q_c(p) · (k_c(p+δ) + pe_c(p) − pe_c(p+δ)) )
+        out_c(p) = Σ_δ a_δ(p) · v_c(p+δ)
+
+    exactly ACmix's attention path (without its ``rate1`` factor). Differences from the authors' code:
+    the windows are strided views, not unfolded copies, and ``scale·q·pe(p)`` (constant over δ) is
+    dropped because softmax ignores it; results agree to float rounding (≈1e-6 relative).
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        _check_4d(name, t)
+    if k.shape != q.shape or v.shape != q.shape:
+        raise ValueError(f"local_window_attention: q, k, v must share one shape, found "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    b, c, h, w = q.shape
+    if heads < 1 or c % heads:
+        raise ValueError(f"local_window_attention: {c} channels cannot be split into {heads} heads")
+    if kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"local_window_attention: kernel must be odd and positive, found {kernel}")
+    pad = kernel // 2
+    if h <= pad or w <= pad:
+        raise ValueError(f"local_window_attention: a {kernel}×{kernel} reflection-padded window needs "
+                         f"height and width of at least {pad + 1}, found {h}×{w}")
+    d = c // heads
+    n = b * heads
+    qh = q.reshape(n, d, h, w) * (d**-0.5 if scale is None else scale)
+    kh = k.reshape(n, d, h, w)
+    if position is not None:
+        if position.ndim != 4 or position.shape[1:] != (d, h, w) or position.shape[0] not in (1, n):
+            raise ValueError(f"local_window_attention: position must be 1×{d}×{h}×{w}, found {tuple(position.shape)}")
+        kh = kh - position
+    padding = (pad, pad, pad, pad)
+    k_win = F.pad(kh, padding, mode="reflect").unfold(2, kernel, 1).unfold(3, kernel, 1)  # n,d,h,w,K,K (view)
+    v_win = F.pad(v.reshape(n, d, h, w), padding, mode="reflect").unfold(2, kernel, 1).unfold(3, kernel, 1)
+    logits = (qh[..., None, None] * k_win).sum(1)  # n,h,w,K,K
+    probs = logits.flatten(-2).softmax(-1).view(n, 1, h, w, kernel, kernel)
+    out = (probs * v_win).sum((-2, -1))
+    return out.reshape(b, c, h, w)
+
+
+class _DynamicConv(torch.autograd.Function):
+    """y = W · (unfold(x) ⊙ taps), saving only x, taps and W (the unfolded input is rebuilt in backward)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, taps: Tensor, weight: Tensor, padding: int) -> Tensor:
+        b, n, h, w = x.shape
+        m, _, kh, kw = weight.shape
+        kk = kh * kw
+        cols = F.unfold(x, (kh, kw), padding=padding)  # b, n·kk, L
+        length = cols.shape[-1]
+        cols = cols.view(b, n, kk, length).mul_(taps.reshape(b, 1, kk, length))
+        y = torch.matmul(weight.reshape(m, n * kk), cols.view(b, n * kk, length))
+        ctx.save_for_backward(x, taps, weight)
+        ctx.padding = padding  # type: ignore[attr-defined]
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, taps, weight = ctx.saved_tensors  # type: ignore[attr-defined]
+        padding: int = ctx.padding  # type: ignore[attr-defined]
+        need_x, need_taps, need_w = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
+        b, n, h, w = x.shape
+        m, _, kh, kw = weight.shape
+        kk = kh * kw
+        grad_y = grad_y.contiguous()
+        cols = F.unfold(x, (kh, kw), padding=padding)
+        length = cols.shape[-1]
+        cols = cols.view(b, n, kk, length)
+        taps_v = taps.reshape(b, 1, kk, length)
+        grad_x = grad_taps = grad_w = None
+        if need_w:
+            weighted = cols * taps_v
+            grad_w = torch.matmul(grad_y, weighted.view(b, n * kk, length).transpose(1, 2)).sum(0).view_as(weight)
+            del weighted
+        if need_x or need_taps:
+            grad_cols = torch.matmul(weight.reshape(m, n * kk).t(), grad_y).view(b, n, kk, length)
+            if need_taps:
+                grad_taps = (grad_cols * cols).sum(1).view_as(taps)
+            if need_x:
+                grad_cols.mul_(taps_v)
+                grad_x = F.fold(grad_cols.view(b, n * kk, length), (h, w), (kh, kw), padding=padding)
+        return grad_x, grad_taps, grad_w, None
+
+
+def dynamic_conv2d(x: Tensor, taps: Tensor, weight: Tensor, padding: int | None = None) -> Tensor:
+    """A k×k convolution (stride 1, zero padding) whose k² taps are re-weighted by ``taps``.
+
+    ``x`` B×N×H×W; ``weight`` M×N×k×k; ``taps`` either B×k²×H'×W' (one weight per tap and output pixel,
+    shared by all input channels: RSAM, TSAM, AFM) or B×k²×1×1 / B×k² (one per tap and sample: SICM),
+    taps ordered row-major over the kernel window. H' = H + 2·padding − k + 1 (padding defaults to k // 2).
+    Output B×M×H'×W'::
+
+        y_m(p) = Σ_{n, j} weight[m, n, j] · taps_j(p) · x_n(p + δ_j)
+
+    which is ``matmul(unfold(x, k, padding) ⊙ taps (repeated over n), weightᵀ)`` in the authors' code.
+    Per-pixel taps: unfold + one matmul, with only x, taps and weight kept for backward.
+    Per-sample taps: a grouped convolution with the kernel ``weight ⊙ taps_b`` for sample b.
+    """
+    _check_4d("x", x)
+    if weight.ndim != 4 or weight.shape[1] != x.shape[1] or weight.shape[2] != weight.shape[3]:
+        raise ValueError(f"dynamic_conv2d: weight must be M×{x.shape[1]}×k×k for an input of shape "
+                         f"{tuple(x.shape)}, found {tuple(weight.shape)}")
+    b, n, h, w = x.shape
+    m, _, k, _ = weight.shape
+    if padding is None:
+        padding = k // 2
+    ho, wo = h + 2 * padding - k + 1, w + 2 * padding - k + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"dynamic_conv2d: a {k}×{k} kernel with padding {padding} does not fit a {h}×{w} input")
+    if taps.ndim == 2:
+        taps = taps[:, :, None, None]
+    if taps.ndim != 4 or taps.shape[0] != b or taps.shape[1] != k * k:
+        raise ValueError(f"dynamic_conv2d: taps must be {b}×{k * k}×H×W or {b}×{k * k}, found {tuple(taps.shape)}")
+    if taps.shape[2:] == (1, 1):
+        kernels = weight.unsqueeze(0) * taps.reshape(b, 1, 1, k, k)
+        y = F.conv2d(x.reshape(1, b * n, h, w), kernels.reshape(b * m, n, k, k), padding=padding, groups=b)
+        return y.view(b, m, ho, wo)
+    if taps.shape[2:] != (ho, wo):
+        raise ValueError(f"dynamic_conv2d: per-pixel taps must cover the {ho}×{wo} output, found {tuple(taps.shape)}")
+    y = _DynamicConv.apply(x, taps.contiguous(), weight, padding)
+    return y.view(b, m, ho, wo)
+
+
+def dynamic_conv3x3_per_pixel(x: Tensor, taps: Tensor, weight: Tensor) -> Tensor:
+    """:func:`dynamic_conv2d` with a 3×3 kernel, padding 1 and taps B×9×H×W."""
+    return dynamic_conv2d(x, taps, weight, padding=1)
+
+
+def dynamic_conv3x3_per_sample(x: Tensor, taps: Tensor, weight: Tensor) -> Tensor:
+    """:func:`dynamic_conv2d` with a 3×3 kernel, padding 1 and taps B×9 (one set per sample)."""
+    return dynamic_conv2d(x, taps.reshape(taps.shape[0], -1), weight, padding=1)
