@@ -55,11 +55,13 @@ def resolve_key(f: h5py.File, wanted: str, path: Path) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def missing_key_error(path: Path, f: h5py.File, wanted: str, role: str) -> DataError:
+def missing_key_error(path: Path, f: h5py.File, wanted: str, role: str, claimed: frozenset[str] = frozenset()) -> DataError:
+    """Name the missing key, suggest a close unclaimed key (one no other field uses), list every key."""
     keys = list_keys(f)
+    unclaimed = [k for k in keys if k not in claimed]
     return DataError(
         path,
-        f"missing key {wanted!r} ({role}){did_you_mean(wanted, keys)}; the file holds keys: "
+        f"missing key {wanted!r} ({role}){did_you_mean(wanted, unclaimed)}; the file holds keys: "
         f"{', '.join(repr(k) for k in keys) or 'none'}",
     )
 
@@ -169,7 +171,8 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
             if key is None:
                 if role in self.optional:
                     continue
-                raise missing_key_error(path, f, wanted, _ROLE_NAMES[role])
+                claimed = frozenset(k for k in (resolve_key(f, w, path) for w in self.roles.values()) if k)
+                raise missing_key_error(path, f, wanted, _ROLE_NAMES[role], claimed)
             if not isinstance(f[key], h5py.Dataset):
                 raise DataError(path, f"key {key!r} is a group, expected an N×C×H×W array")
             keys[role] = key
@@ -245,7 +248,8 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
                 if not np.isfinite(values).all():
                     raise DataError(self.path, f"key {key!r} item {i} holds NaN or infinite values")
                 vmin, vmax = float(values.min()), float(values.max())
-                if role in self.non_negative and vmin < 0:
+                # FFT filtering leaves ~1e-9 negatives around zero DN: not worth an error
+                if role in self.non_negative and vmin < -1e-6 * max(1.0, abs(vmax)):
                     raise DataError(
                         self.path,
                         f"key {key!r} item {i} holds negative values (min {vmin:g}); {_ROLE_NAMES[role]} "

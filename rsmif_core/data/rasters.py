@@ -128,7 +128,7 @@ def check_pair(pan: Raster, ms: Raster, ratio: int | None) -> int:
             raise DataError(pan.path, f"PAN and MS are on different grids: CRS {pan.crs} vs {ms.crs} ({ms.path})")
         pan_res, ms_res = abs(pan.transform.a), abs(ms.transform.a)
         grid_ratio = ms_res / pan_res
-        if abs(grid_ratio - round(grid_ratio)) > 1e-6:
+        if round(grid_ratio) < 1 or abs(grid_ratio - round(grid_ratio)) > 0.01 * grid_ratio:  # georeferencing rounding
             raise DataError(
                 pan.path, f"PAN pixel {pan_res:g} and MS pixel {ms_res:g} ({ms.path}) are not an integer ratio apart"
             )

@@ -49,7 +49,7 @@ def _write_h5(data: SampleSplits, out: Path) -> list[Path]:
 
 def _write_sen12mscr(data: SampleSplits, out: Path) -> list[Path]:
     import rasterio
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     written = []
     for split, (roi, n) in SEN12MSCR_SCENES.items():
@@ -59,7 +59,7 @@ def _write_sen12mscr(data: SampleSplits, out: Path) -> list[Path]:
         cloudy = np.round(arrays["ms"] * 10000.0).astype(np.uint16)
         for k in range(s1_db.shape[0]):
             size = s1_db.shape[-1]
-            transform = from_origin(500000.0 + 10.0 * size * k, 5000000.0 - 10000.0 * n, 10.0, 10.0)
+            transform = Affine(10.0, 0.0, 500000.0 + 10.0 * size * k, 0.0, -10.0, 5000000.0 - 10000.0 * n)
             for modality, values in (("s1", s1_db[k]), ("s2", s2[k]), ("s2_cloudy", cloudy[k])):
                 folder = out / f"{roi}_{modality}" / f"{modality}_{n}"
                 folder.mkdir(parents=True, exist_ok=True)

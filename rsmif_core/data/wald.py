@@ -10,7 +10,8 @@ Differences from the toolbox demo (``Demo_DataSimu_*.m`` + ``segImg_new.m``): th
 ``test_fraction`` of the scene is held out (never cut into training patches) and gives both the
 reduced-resolution test tiles and the full-resolution test tiles, so test images never overlap training
 patches; the toolbox instead splits overlapping patches at random into train/valid, which we keep for
-train vs valid only. Negative input DN (noise in reflectance products) are clipped to 0 and counted.
+train vs valid only. Negative input DN (noise in reflectance products) are clipped to 0 and counted,
+and so are the few negative values the MTF kernels' side lobes make next to zero-valued pixels.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def reduce_resolution(
         pan_lr = mtf_degrade_pan(pan_t, pan_sensor, ratio)
     else:
         pan_lr = imresize(pan_t, scale=1.0 / ratio)
-    ms_lr_np = ms_lr[0].numpy()
+    # the MTF kernels have small negative lobes: clip the few negative DN they make at dark pixels
+    ms_lr_np = ms_lr[0].numpy().clip(0.0, None)
+    pan_lr = pan_lr.clamp_min(0.0)
     return {
         "gt": np.asarray(ms, dtype=np.float64),
         "ms": ms_lr_np,
