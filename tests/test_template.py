@@ -1,0 +1,286 @@
+"""The method-plugin template and ``rsmif new``.
+
+The template is shipped completely inside the package, generates a plugin shaped like the shipped
+ones, refuses bad names before writing anything (through ``rsmif new`` and through plain
+cookiecutter), and — the issue's done-when — the generated plugin installs with pip, is listed by
+``rsmif plugins --json``, trains with ``rsmif run`` and passes its own tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib import util
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from rsmif_core.cli import cli
+from rsmif_core.scaffold import generate_method_plugin, template_dir
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "rsmif_core" / "templates" / "method-plugin"
+
+EXPECTED_FILES = {
+    ".github/workflows/test.yml",
+    ".gitignore",
+    "LICENSE",
+    "README.md",
+    "pyproject.toml",
+    "configs/pansharpening-sample.yaml",
+    "configs/pansharpening-wv3.yaml",
+    "configs/pansharpening-qb.yaml",
+    "configs/pansharpening-gf2.yaml",
+    "configs/hyperspectral-sample.yaml",
+    "configs/hyperspectral-pavia.yaml",
+    "configs/sar-optical-sample.yaml",
+    "configs/sar-optical.yaml",
+    "configs/ms-hs-sample.yaml",
+    "configs/ms-hs-cave.yaml",
+    "src/{pkg}/__init__.py",
+    "src/{pkg}/blocks.py",
+    "src/{pkg}/losses.py",
+    "src/{pkg}/model.py",
+    "src/{pkg}/plugin.py",
+    "src/{pkg}/py.typed",
+    "tests/conftest.py",
+    "tests/test_configs.py",
+    "tests/test_loss.py",
+    "tests/test_model.py",
+    "tests/test_plugin.py",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_cookiecutter(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep cookiecutter's replay files and any user config out of the home folder."""
+    home = tmp_path_factory.mktemp("cookiecutter-home")
+    config = home / "config.yaml"
+    config.write_text(f"replay_dir: {home / 'replay'}\ncookiecutters_dir: {home / 'templates'}\n", encoding="utf-8")
+    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(config))
+    monkeypatch.delenv("RSMIF_SCAFFOLD_CHECKED", raising=False)
+
+
+def generated_files(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+def forget_package(package: str) -> None:
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+def test_repository_link_is_the_packaged_template() -> None:
+    link = REPO / "templates" / "method-plugin"
+    assert link.is_symlink(), "templates/method-plugin must link to the packaged template"
+    assert os.readlink(link) == "../rsmif_core/templates/method-plugin"
+    assert link.resolve() == TEMPLATE.resolve() == template_dir().resolve()
+
+
+def test_package_data_ships_every_template_file() -> None:
+    """The package-data globs (expanded the way setuptools does) reach hidden files and folders too."""
+    tomllib = pytest.importorskip("tomllib")
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["rsmif_core"]
+    package = REPO / "rsmif_core"
+    shipped = {
+        Path(found).relative_to(package).as_posix()
+        for pattern in patterns
+        for found in glob.glob(str(package / pattern), recursive=True)
+        if Path(found).is_file()
+    }
+    template_files = {
+        p.relative_to(package).as_posix()
+        for p in TEMPLATE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert "templates/method-plugin/{{cookiecutter.project_slug}}/.github/workflows/test.yml" in template_files
+    assert not template_files - shipped, f"not shipped in the wheel: {sorted(template_files - shipped)}"
+
+
+def test_generates_a_plugin_shaped_like_the_shipped_ones(tmp_path: Path) -> None:
+    project = generate_method_plugin("layout_net", tmp_path, no_input=True, extra_context={"author_name": "A. Uthor"})
+    assert project == tmp_path / "rsmif-layout-net"
+    assert generated_files(project) == {f.format(pkg="rsmif_layout_net") for f in EXPECTED_FILES}
+
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert "cookiecutter" not in text and "{%" not in text, f"{path.name} was not fully rendered"
+            if path.suffix == ".py":
+                ast.parse(text, filename=str(path))
+
+    tomllib = pytest.importorskip("tomllib")
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert meta["name"] == "rsmif-layout-net" and meta["version"] == "0.1.0"
+    assert meta["dependencies"] == ["rsmif", "torch"]
+    assert meta["entry-points"]["rsmif"] == {"layout_net": "rsmif_layout_net.plugin"}
+    assert meta["authors"][0]["name"] == "A. Uthor"
+
+    workflow = (project / ".github" / "workflows" / "test.yml").read_text(encoding="utf-8")
+    assert "${{ matrix.python-version }}" in workflow  # Actions syntax survived Jinja ({% raw %})
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "```bibtex" in readme and "@article{layout_net" in readme
+    assert "Apache License" in (project / "LICENSE").read_text(encoding="utf-8")
+    plugin = (project / "src" / "rsmif_layout_net" / "plugin.py").read_text(encoding="utf-8")
+    assert '"layout_net_loss"' in plugin and "def register_losses" in plugin
+
+
+def test_options_drop_what_was_not_chosen(tmp_path: Path) -> None:
+    project = generate_method_plugin(
+        "pan_only", tmp_path, no_input=True,
+        extra_context={"tasks": "pansharpening", "default_loss": "l1", "license": "MIT"},
+    )
+    files = generated_files(project)
+    assert {f for f in files if f.startswith("configs/")} == {
+        "configs/pansharpening-sample.yaml", "configs/pansharpening-wv3.yaml",
+        "configs/pansharpening-qb.yaml", "configs/pansharpening-gf2.yaml",
+    }
+    assert "src/rsmif_pan_only/losses.py" not in files and "tests/test_loss.py" not in files
+    assert "register_losses" not in (project / "src" / "rsmif_pan_only" / "plugin.py").read_text(encoding="utf-8")
+    assert "name: l1" in (project / "configs" / "pansharpening-sample.yaml").read_text(encoding="utf-8")
+    assert '("pansharpening",)' in (project / "src" / "rsmif_pan_only" / "model.py").read_text(encoding="utf-8")
+    assert (project / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_generated_model_fits_the_contract_and_its_readme_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import the generated package from its folder: contract on ratio 1 with a 2-band guide, README's parameter table."""
+    from rsmif_core.testing import TASK_CASES, check_model_contract
+
+    project = generate_method_plugin("count_net", tmp_path, no_input=True)
+    monkeypatch.syspath_prepend(str(project / "src"))
+    try:
+        model_cls = importlib.import_module("rsmif_count_net.model").CountNet
+        check_model_contract(model_cls, TASK_CASES["sar-optical"], size=12, hyper={"channels": 8, "num_blocks": 1})
+        readme = (project / "README.md").read_text(encoding="utf-8")
+        rows = re.findall(r"^\| [^|]+ \| (\d+) \+ (\d+) \| (\d+) \|$", readme, flags=re.M)
+        assert len(rows) == 6, "README parameter table: expected one row per task geometry"
+        for spectral, guide, count in rows:
+            model = model_cls(int(spectral), int(guide), 4)
+            measured = sum(p.numel() for p in model.parameters())
+            assert measured == int(count), f"README says {count} parameters for {spectral}+{guide} bands, the model has {measured}"
+    finally:
+        forget_package("rsmif_count_net")
+
+
+def make_installed_distribution(site: Path, name: str) -> None:
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("My-Net", "is not a valid name"),
+        ("2net", "is not a valid name"),
+        ("class", "is not a valid name"),
+        ("pnn", "already registered by rsmif"),
+        ("core", "'rsmif_core' is already importable"),
+        ("clash", "'rsmif-clash' is already installed"),
+    ],
+)
+def test_rsmif_new_refuses_bad_names_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, reason: str
+) -> None:
+    site = tmp_path / "site"
+    make_installed_distribution(site, "rsmif-clash")
+    monkeypatch.syspath_prepend(str(site))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["new", "method", name, "--no-input", "--output-dir", str(out)])
+    assert result.exit_code == 2, result.output
+    assert reason in result.output
+    assert not out.exists(), "nothing may be written for a refused name"
+
+
+def test_rsmif_new_refuses_an_existing_folder_and_unknown_tasks(tmp_path: Path) -> None:
+    (tmp_path / "rsmif-taken").mkdir()
+    result = CliRunner().invoke(cli, ["new", "method", "taken", "--no-input", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "already exists" in result.output
+    result = CliRunner().invoke(cli, ["new", "method", "fine", "--no-input", "-o", str(tmp_path), "--tasks", "pansharpening,radar"])
+    assert result.exit_code == 2 and "unknown: radar" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rsmif-taken"]
+
+
+@pytest.mark.parametrize(("name", "reason"), [("My-Net", "not a valid name"), ("pnn", "already registered")])
+def test_plain_cookiecutter_refuses_bad_names(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    from cookiecutter.exceptions import FailedHookException
+    from cookiecutter.main import cookiecutter
+
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(REPO / "templates" / "method-plugin"), no_input=True,
+                     extra_context={"method_name": name}, output_dir=str(tmp_path))
+    assert reason in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == [], "the pre-generation hook must leave nothing behind"
+
+
+# --- the issue's done-when: generate, pip install, discover, train with `rsmif run`, run the plugin's tests ---
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)} exited with {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _rsmif_command() -> list[str]:
+    script = Path(sys.executable).with_name("rsmif")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rsmif_core.cli"]
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A freshly generated plugin, pip-installed into this environment; uninstalled afterwards."""
+    name = f"tplcheck{os.getpid()}"
+    result = CliRunner().invoke(cli, ["new", "method", name, "--no-input", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    project = tmp_path / f"rsmif-{name}"
+    # Tiny tensors: one thread per process beats contention on a shared machine.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("RSMIF_LOAD_PLUGINS", None)
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", str(project)]
+    if util.find_spec("setuptools") is not None:
+        pip.insert(-1, "--no-build-isolation")  # offline and fast; the build backend is already here
+    try:
+        _run(pip, env, tmp_path)
+        yield name, project, env
+    finally:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", f"rsmif-{name}"],
+                       env=env, capture_output=True, timeout=120)
+        forget_package(f"rsmif_{name}")
+
+
+@pytest.mark.slow
+def test_generated_plugin_installs_is_discovered_trains_and_passes_its_tests(
+    installed_plugin: tuple[str, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    name, project, env = installed_plugin
+    rsmif = _rsmif_command()
+
+    listed = json.loads(_run([*rsmif, "plugins", "--json"], env, tmp_path).stdout)
+    mine = [p for p in listed if p["distribution"] == f"rsmif-{name}"]
+    assert mine, f"rsmif plugins --json does not list rsmif-{name}: {[p['distribution'] for p in listed]}"
+    assert mine[0]["error"] is None
+    assert mine[0]["registered"] == {"models": [name], "losses": [f"{name}_loss"]}
+
+    run_dir = tmp_path / "run"
+    _run([*rsmif, "run", str(project / "configs" / "pansharpening-sample.yaml"), "trainer.max_steps=3",
+          f"trainer.output_dir={run_dir}", "trainer.progress=false", "data.test=null", "data.test_fr=null"], env, tmp_path)
+    weights = run_dir / "model.safetensors"
+    assert weights.is_file(), f"rsmif run wrote no {weights}"
+    from safetensors.torch import load_file
+
+    assert all(torch.isfinite(t).all() for t in load_file(str(weights)).values())
+
+    _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")], env, project)
