@@ -16,8 +16,8 @@ applied to the fused image only, after the cut.
 
 Degenerate inputs give documented values, never a silent NaN from a division by zero: a flat window
 in Q/D_λ/D_s follows ``img_qi.m`` (see :mod:`rsmif_core.metrics.uiqi`); SAM ignores zero-vector pixels
-and is 0 when every pixel is a zero vector; SCC and CC are 1 when both images are flat and 0 when only
-one is; ERGAS/RASE are ``inf`` when a reference band mean is 0; PSNR is ``inf`` for identical images.
+and is 0 when every pixel is a zero vector; CC is 1 when both bands are flat and 0 when only one is,
+SCC likewise for zero gradient energy (its Sobel pads with zeros, so only an all-zero image has none); ERGAS/RASE are ``inf`` when a reference band mean is 0; PSNR is ``inf`` for identical images.
 """
 
 from __future__ import annotations

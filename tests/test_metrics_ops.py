@@ -1,0 +1,137 @@
+"""The shared MTF filters and interpolators (rsmif_core.ops.mtf / rsmif_core.ops.interp)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rsmif_core.ops import interp, mtf
+
+
+@pytest.mark.parametrize(("gain", "alpha"), [(0.325, 3.3349), (0.3, 3.2222), (0.15, 2.5669)])
+def test_kernel_matches_genmtf_construction(gain: float, alpha: float) -> None:
+    k = mtf.mtf_kernel(gain, 4)
+    assert k.shape == (41, 41)
+    # the Gaussian width of definitions.md §3
+    got_alpha = math.sqrt((40 * (0.25 / 2)) ** 2 / (-2 * math.log(gain)))
+    assert abs(got_alpha - alpha) < 1e-4
+    # symmetric, peak in the centre, not renormalised (sum slightly below 1 like the toolbox)
+    np.testing.assert_allclose(k, k.T, atol=1e-15)
+    np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-15)
+    assert k.argmax() == 20 * 41 + 20
+    assert 0.995 < k.sum() < 1.0
+    # frequency response at the MS Nyquist frequency (1/(2 ratio) cycles/pixel) is close to the gain
+    freq = np.fft.fftfreq(41 * 8)
+    response = np.abs(np.fft.fft(k.sum(axis=0), 41 * 8))
+    nyquist = np.argmin(np.abs(freq - 1 / 8))
+    assert abs(response[nyquist] - gain) < 0.02
+
+
+def test_wv3_sum_of_first_band_kernel() -> None:
+    # definitions.md: "sum ~0.99882 for WV3 band 1"
+    assert abs(mtf.mtf_kernels("WV3", 4, 8)[0].sum() - 0.99882) < 1e-5
+
+
+def test_sensor_table_and_aliases() -> None:
+    assert mtf.ms_gains("wv3", 8) == (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315)
+    assert mtf.ms_gains("QuickBird", 4) == (0.34, 0.32, 0.30, 0.22)
+    assert mtf.ms_gains("WV2", 8)[-1] == 0.27
+    assert mtf.ms_gains("geoeye-1", 4) == (0.23,) * 4
+    assert mtf.ms_gains("gf2", 4) == (0.3,) * 4
+    assert mtf.ms_gains("pleiades", 4) == (0.3,) * 4
+    assert mtf.ms_gains(None, 3) == (0.3,) * 3
+    assert mtf.ms_gains("wv4", 6) == (0.23,) * 6  # equal gains broadcast
+    assert mtf.pan_gain("wv3") == 0.14 and mtf.pan_gain("ikonos") == 0.17 and mtf.pan_gain("gf2") == 0.15
+    with pytest.raises(mtf.UnknownSensorError, match="WV3"):
+        mtf.canonical_sensor("landsat9")
+    with pytest.raises(ValueError, match="8 bands"):
+        mtf.ms_gains("wv3", 4)
+
+
+def test_filter_replicate_equals_direct_correlation() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 2, 24, 30, generator=g, dtype=torch.float64)
+    kernels = torch.rand(2, 5, 5, generator=g, dtype=torch.float64)
+    got = mtf.filter_replicate(x, kernels)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
+    direct = torch.nn.functional.conv2d(padded, kernels.unsqueeze(1), groups=2)  # conv2d is a correlation
+    torch.testing.assert_close(got, direct, rtol=1e-12, atol=1e-12)
+
+
+def test_mtf_filter_keeps_size_and_constant_level() -> None:
+    x = torch.full((1, 4, 32, 32), 100.0, dtype=torch.float64)
+    y = mtf.mtf_filter(x, "qb", 4)
+    assert y.shape == x.shape
+    sums = torch.tensor(mtf.mtf_kernels("qb", 4, 4).sum(axis=(1, 2)))
+    torch.testing.assert_close(y[0, :, 16, 16], 100.0 * sums)
+
+
+def test_mtf_degrade_picks_the_nearest_samples() -> None:
+    x = torch.arange(64.0, dtype=torch.float64).reshape(1, 1, 8, 8)
+    assert mtf.decimate(x, 4)[0, 0].tolist() == [[18.0, 22.0], [50.0, 54.0]]
+    out = mtf.mtf_degrade(torch.rand(2, 8, 32, 32, dtype=torch.float64), "wv3", 4)
+    assert out.shape == (2, 8, 8, 8)
+    assert mtf.mtf_degrade_pan(torch.rand(1, 1, 32, 32, dtype=torch.float64), "wv3", 4).shape == (1, 1, 8, 8)
+    with pytest.raises(ValueError, match="does not divide"):
+        mtf.decimate(torch.rand(1, 1, 10, 10), 4)
+
+
+@pytest.mark.parametrize("ratio", [2, 4, 8])
+def test_interp23tap_keeps_samples_and_constants(ratio: int) -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 8, 6, generator=g, dtype=torch.float64)
+    y = interp.interp23tap(x, ratio)
+    assert y.shape == (2, 3, 8 * ratio, 6 * ratio)
+    # an interpolating filter: the input samples come back at the toolbox's sample grid
+    offset = ratio // 2  # first level at odd positions, later levels at even ones
+    torch.testing.assert_close(y[..., offset::ratio, offset::ratio], x, rtol=1e-9, atol=1e-9)
+    const = interp.interp23tap(torch.full((1, 1, 8, 8), 7.0, dtype=torch.float64), ratio)
+    torch.testing.assert_close(const, torch.full_like(const, 7.0))
+    with pytest.raises(ValueError, match="power of 2"):
+        interp.interp23tap(x, 3)
+
+
+def _imresize_loop(a: np.ndarray, scale: float) -> np.ndarray:
+    """An independent, loop-by-loop statement of MATLAB imresize (bicubic, antialiased) for one 2-D array."""
+
+    def cubic(t: float) -> float:
+        t = abs(t)
+        if t <= 1:
+            return 1.5 * t**3 - 2.5 * t**2 + 1
+        if t <= 2:
+            return -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2
+        return 0.0
+
+    def along(rows: np.ndarray) -> np.ndarray:
+        n = rows.shape[0]
+        m = math.ceil(n * scale)
+        width = 4 / scale
+        out = np.zeros((m, rows.shape[1]))
+        for i in range(1, m + 1):
+            u = i / scale + 0.5 * (1 - 1 / scale)
+            left = math.floor(u - width / 2)
+            idx = [left + k for k in range(int(math.ceil(width)) + 2)]
+            w = np.array([scale * cubic(scale * (u - j)) for j in idx])
+            w /= w.sum()
+            for wj, j in zip(w, idx):
+                j0 = j - 1
+                while j0 < 0 or j0 >= n:  # symmetric extension
+                    j0 = -j0 - 1 if j0 < 0 else 2 * n - j0 - 1
+                out[i - 1] += wj * rows[j0]
+        return out
+
+    return along(along(a).T).T
+
+
+def test_imresize_matches_a_loop_statement_of_matlab() -> None:
+    a = np.random.default_rng(3).random((24, 20)) * 2000
+    got = interp.imresize(torch.from_numpy(a)[None, None], 0.25)[0, 0].numpy()
+    assert got.shape == (6, 5)
+    np.testing.assert_allclose(got, _imresize_loop(a, 0.25), rtol=1e-12, atol=1e-9)
+    up = interp.imresize(torch.ones(1, 1, 5, 7, dtype=torch.float64), size=(10, 14))
+    torch.testing.assert_close(up, torch.ones_like(up))
+    with pytest.raises(ValueError, match="exactly one"):
+        interp.imresize(torch.ones(1, 1, 4, 4), 0.5, size=(2, 2))
