@@ -103,7 +103,7 @@ class RAMSF(FusionModel):
         return haar_iwt(f_hp + p_ll)
 
     def residual(self, pan: Tensor, lms: Tensor, ms: Tensor) -> Tensor:
-        """The network's output before the global skip: B × C × H × W (channels-last memory)."""
+        """The network's output before the global skip: B × C × H × W (a view of an H×W×B×C tensor)."""
         height, width = pan.shape[-2:]
         if height % 2 or width % 2:
             raise ValueError(
@@ -116,8 +116,7 @@ class RAMSF(FusionModel):
         guide_half = F.max_pool2d(hr_spa, 2)
         lr_spe = self.spectral_encoder(ms.contiguous(memory_format=cl))
         sr_half = coordinate_query(lr_spe, guide_half, self.imnet_64)
-        sr = coordinate_query(sr_half.permute(0, 3, 1, 2), hr_spa, self.imnet_128)
-        return sr.permute(0, 3, 1, 2)
+        return coordinate_query(sr_half, hr_spa, self.imnet_128)
 
     def forward(self, batch: Batch) -> FusionOutput:
         return FusionOutput(fused=self.fuse(batch.pan, batch.lms, batch.ms))

@@ -11,42 +11,50 @@ four offsets ``(±1/h, ±1/w)``:
 * ``pred = MLP([q_feat, q_guide, rel])``; the last output channel is a logit, the softmax over the four
   neighbours weighs the other channels.
 
-The same numbers, computed with fewer operations:
+The same numbers, computed with far less work and memory:
 
-1. The first Linear layer is split by input block. ``W_feat·q_feat − W_rel·centre·(h, w)`` depends only
-   on the feature cell, so it is evaluated once per coarse cell (not four times per query point) and
-   gathered; out-of-range cells are a zero row, which reproduces the authors' zero padding of both the
-   features and the centre coordinates exactly. ``W_guide·q_guide + W_rel·x·(h, w) + bias`` depends only
-   on the query point and is evaluated once per point (not four times).
-2. The neighbour cells along each axis are integer arithmetic: the two cells whose centres bracket the
-   query point, ``floor(u)`` and ``floor(u) + 1`` with ``u`` the point's position in cell units. Where
-   the authors' ``±half-cell`` nearest lookups do not hit a rounding tie (every 2× step of the
+1. **Factorised first layer.** ``W_feat·q_feat − W_rel·centre·(h, w)`` depends only on the feature
+   cell, so it is evaluated once per coarse cell (not four times per query point); a ring of zero cells
+   around the grid reproduces the authors' zero padding of both the features and the centre
+   coordinates exactly. ``W_guide·q_guide + W_rel·x·(h, w) + bias`` depends only on the query point and
+   is evaluated once per point (not four times).
+2. **Neighbours by integer arithmetic.** Along each axis a query position reads the two cells whose
+   centres bracket it, ``floor(u)`` and ``floor(u) + 1`` with ``u = (2i + 1)·n_cells / (2·n_query) − ½``.
+   Where the authors' ``±half-cell`` nearest lookups do not hit a rounding tie (every 2× step of the
    published configuration: quarter-cell fractions) this is the cell they read. Where they do tie (a
    query point on a cell centre: ratio 2's first stage) their choice depends on float round-off; we
    take the bracketing pair, which is translation-consistent.
-3. The lookups are two separable ``index_select`` calls (rows, then columns) instead of 2-D
-   ``grid_sample`` on features and coordinates, so the backward pass is two short ``index_add``
-   loops rather than a scatter per sample.
-4. Because the softmax weights sum to one, ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b``: the last
-   Linear layer runs once per query point on the weighted hidden vector; only its logit row runs per
-   neighbour. (For 102 hyperspectral bands this removes most of the last layer's cost.)
-5. Without autograd (inference) the query points are processed in blocks of rows, so the per-neighbour
-   hidden activations never exist for the whole image at once.
+3. **Strided views instead of gathers.** ``i = P·q + p`` (``P = n_query / gcd``) gives
+   ``floor(u) = s·q + floor(u_p)``: for each phase ``p`` and neighbour the cells read form a strided
+   slice of the padded grid. The neighbour features are therefore views, their gradients are slice
+   additions, and no ``grid_sample``, index or scatter kernel runs.
+4. **Last layer after the ensemble.** The softmax weights sum to one, so
+   ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b``: only the logit row of the last Linear layer runs per
+   neighbour (for 102 hyperspectral bands this removes most of the last layer's cost).
+5. **Blocks with recomputation.** :class:`_NeighbourMLP` runs the MLP on blocks of about
+   :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and keeps none of the per-neighbour
+   activations for the backward pass; it recomputes each block there and writes the gradients by hand.
+   Peak memory is a few blocks instead of the authors' ~10 full-size copies, and the buffers stay
+   small enough for the allocator to reuse (fresh multi-megabyte buffers page-fault on every step).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from rsmif_ramsf.blocks import MLP
 
-NEIGHBOURS_PER_AXIS = 2
-# Inference block: about this many (query point × neighbour) rows of hidden activations at a time.
-INFERENCE_ROWS_PER_BLOCK = 16384
+NEIGHBOURS = 4  # 2 per axis
+# Work block: about this many (query point × neighbour) rows of hidden activations at a time.
+ROWS_PER_BLOCK = 4096
 
 
 def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -54,90 +62,189 @@ def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype 
     return ((2 * torch.arange(n, dtype=torch.float64) + 1) / n - 1).to(device=device, dtype=dtype)
 
 
-@dataclass(frozen=True)
-class AxisNeighbours:
-    """For one axis: which two coarse cells each fine query position reads.
+def lower_neighbour(i: int, n_cells: int, n_query: int) -> int:
+    """The lower of the two cells (0-based, may be -1) read by query position ``i`` along one axis."""
+    return ((2 * i + 1) * n_cells - n_query) // (2 * n_query)
 
-    ``padded_index`` (n_query × 2, long) indexes the coarse axis padded by one zero cell at each end
-    (so -1 → 0 and n_cells → n_cells + 1); ``n_cells`` and ``n_query`` are the two grid sizes.
+
+@dataclass(frozen=True)
+class AxisPlan:
+    """How one axis of the query grid reads the (zero-padded) cell axis.
+
+    Query positions ``i = period·q + p`` (``q < count``) read padded cells
+    ``starts[p] + k + step·q`` for ``k = 0, 1``.
     """
 
-    padded_index: Tensor
     n_cells: int
     n_query: int
+    period: int
+    step: int
+    count: int
+    starts: tuple[int, ...]
+
+    def query_slice(self, p: int, q0: int, q1: int) -> slice:
+        return slice(p + self.period * q0, p + self.period * (q1 - 1) + 1, self.period)
+
+    def cell_slice(self, p: int, k: int, q0: int, q1: int) -> slice:
+        start = self.starts[p] + k + self.step * q0
+        return slice(start, start + self.step * (q1 - q0 - 1) + 1, self.step)
 
 
-def axis_neighbours(n_cells: int, n_query: int, device: torch.device | None = None) -> AxisNeighbours:
-    """The bracketing cells ``floor(u), floor(u) + 1`` with ``u = (2i + 1)·n_cells / (2·n_query) − 1/2``, exactly."""
-    i = torch.arange(n_query, dtype=torch.int64)
-    lower = torch.div((2 * i + 1) * n_cells - n_query, 2 * n_query, rounding_mode="floor")
-    both = torch.stack([lower, lower + 1], dim=1) + 1  # shift into the zero-padded axis
-    return AxisNeighbours(both.to(device), n_cells, n_query)
+def axis_plan(n_cells: int, n_query: int) -> AxisPlan:
+    if n_cells < 1 or n_query < 1:
+        raise ValueError(f"coordinate query: grid sizes must be positive, found {n_cells} cells and {n_query} query positions")
+    g = math.gcd(n_cells, n_query)
+    period = n_query // g
+    starts = tuple(lower_neighbour(p, n_cells, n_query) + 1 for p in range(period))  # +1: the zero ring
+    return AxisPlan(n_cells, n_query, period, n_cells // g, g, starts)
 
 
-def _split_first_layer(mlp: MLP, feat_dim: int, guide_dim: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    first = mlp.linears[0]
-    expected = feat_dim + guide_dim + 2
-    if first.in_features != expected:
-        raise ValueError(
-            f"coordinate query: the MLP takes {first.in_features} inputs but features ({feat_dim}) + guide ({guide_dim}) "
-            f"+ 2 relative coordinates make {expected}"
-        )
-    w = first.weight
-    return w[:, :feat_dim], w[:, feat_dim : feat_dim + guide_dim], w[:, feat_dim + guide_dim :], first.bias
+@dataclass(frozen=True)
+class QueryPlan:
+    rows: AxisPlan
+    cols: AxisPlan
+    batch: int
+    width: int  # first hidden layer width (per-row floats of the largest activation)
+
+    def blocks(self) -> Iterator[tuple[int, int, int, int]]:
+        """(row phase, col phase, q0, q1): work blocks covering every query point once."""
+        per_q = NEIGHBOURS * self.cols.count * self.batch
+        step = max(1, ROWS_PER_BLOCK // per_q)
+        for pr in range(self.rows.period):
+            for pc in range(self.cols.period):
+                for q0 in range(0, self.rows.count, step):
+                    yield pr, pc, q0, min(q0 + step, self.rows.count)
 
 
-def _rows(
-    cells: Tensor,
-    point: Tensor,
-    rows: Tensor,
-    cols: Tensor,
-    mlp: MLP,
-) -> Tensor:
-    """MLP + neighbour ensemble for a block of query rows.
+@dataclass
+class _Block:
+    activations: list[Tensor]  # post-ReLU activations of every hidden layer, 4 × rows × cols × B × width
+    weights: Tensor  # softmax ensemble weights, 4 × rows × cols × B
+    mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × cols × B × width
 
-    ``cells`` B×(h+2)×(w+2)×D (padded per-cell part of the first layer), ``point`` B×r×Wo×D (per-point
-    part), ``rows`` r×2 and ``cols`` Wo×2 padded neighbour indices. Returns B×r×Wo×out.
+
+def _cell_views(cells: Tensor, plan: QueryPlan, pr: int, pc: int, q0: int, q1: int) -> list[Tensor]:
+    return [
+        cells[plan.rows.cell_slice(pr, kr, q0, q1), plan.cols.cell_slice(pc, kc, 0, plan.cols.count)]
+        for kr in (0, 1)
+        for kc in (0, 1)
+    ]
+
+
+def _point_slices(plan: QueryPlan, pr: int, pc: int, q0: int, q1: int) -> tuple[slice, slice]:
+    return plan.rows.query_slice(pr, q0, q1), plan.cols.query_slice(pc, 0, plan.cols.count)
+
+
+def _forward_block(
+    cells: Tensor, point: Tensor, plan: QueryPlan, block: tuple[int, int, int, int], layers: Sequence[tuple[Tensor, Tensor]]
+) -> _Block:
+    pr, pc, q0, q1 = block
+    rs, cs = _point_slices(plan, pr, pc, q0, q1)
+    pt = point[rs, cs]
+    pre = torch.empty((NEIGHBOURS, *pt.shape), dtype=pt.dtype, device=pt.device)
+    for k, view in enumerate(_cell_views(cells, plan, pr, pc, q0, q1)):
+        torch.add(view, pt, out=pre[k])
+    hidden = pre.relu_()
+    activations = [hidden]
+    for weight, bias in layers[:-1]:
+        hidden = F.linear(hidden, weight, bias).relu_()
+        activations.append(hidden)
+    weight, bias = layers[-1]
+    logits = F.linear(hidden, weight[-1:], bias[-1:]).squeeze(-1)
+    weights = logits.softmax(dim=0)
+    mixed = torch.einsum("k...d,k...->...d", hidden, weights)
+    return _Block(activations, weights, mixed)
+
+
+class _NeighbourMLP(torch.autograd.Function):
+    """MLP over the four neighbours of every query point + softmax ensemble, in blocks, recomputed in backward.
+
+    Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included),
+    ``point`` Ho×Wo×B×D (per-point part, bias included), then (weight, bias) of every later Linear.
+    Output: Ho×Wo×B×(out − 1).
     """
-    b, r, wo, d = point.shape
-    gathered = cells.index_select(1, rows.reshape(-1)).index_select(2, cols.reshape(-1))  # B×2r×2Wo×D
-    hidden = gathered.view(b, r, NEIGHBOURS_PER_AXIS, wo, NEIGHBOURS_PER_AXIS, d)
-    hidden = hidden.add_(point[:, :, None, :, None, :]).relu_()
-    linears = mlp.linears
-    for layer in linears[1:-1]:
-        hidden = F.linear(hidden, layer.weight, layer.bias).relu_()
-    last = linears[-1]
-    logits = F.linear(hidden, last.weight[-1:], last.bias[-1:]).squeeze(-1)  # B×r×2×Wo×2
-    weights = logits.permute(0, 1, 3, 2, 4).reshape(b, r, wo, -1).softmax(dim=-1)
-    weights = weights.view(b, r, wo, NEIGHBOURS_PER_AXIS, NEIGHBOURS_PER_AXIS).permute(0, 1, 3, 2, 4)
-    mixed = (hidden * weights.unsqueeze(-1)).sum(dim=(2, 4))  # B×r×Wo×hidden
-    return F.linear(mixed, last.weight[:-1], last.bias[:-1])
+
+    @staticmethod
+    def forward(ctx: Any, cells: Tensor, point: Tensor, plan: QueryPlan, *params: Tensor) -> Tensor:
+        layers = list(zip(params[0::2], params[1::2]))
+        weight, bias = layers[-1]
+        ho, wo, b, _ = point.shape
+        out = point.new_empty(ho, wo, b, weight.shape[0] - 1)
+        for block in plan.blocks():
+            result = _forward_block(cells, point, plan, block, layers)
+            rs, cs = _point_slices(plan, *block)
+            out[rs, cs] = F.linear(result.mixed, weight[:-1], bias[:-1])
+        ctx.plan = plan
+        ctx.save_for_backward(cells, point, *params)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        cells, point, *params = ctx.saved_tensors
+        plan: QueryPlan = ctx.plan
+        layers = list(zip(params[0::2], params[1::2]))
+        grad_cells = torch.zeros_like(cells)
+        grad_point = torch.empty_like(point)
+        grad_params = [torch.zeros_like(p) for p in params]
+        weight, _ = layers[-1]
+        w_out, w_logit = weight[:-1], weight[-1:]
+        g_w_last, g_b_last = grad_params[-2], grad_params[-1]
+        for block in plan.blocks():
+            result = _forward_block(cells, point, plan, block, layers)
+            rs, cs = _point_slices(plan, *block)
+            g_y = grad_out[rs, cs]
+            width = result.mixed.shape[-1]
+            g_w_last[:-1].addmm_(g_y.reshape(-1, g_y.shape[-1]).T, result.mixed.reshape(-1, width))
+            g_b_last[:-1] += g_y.sum(dim=(0, 1, 2))
+            g_mixed = torch.matmul(g_y, w_out)  # rows × cols × B × width
+            last = result.activations[-1]
+            g_weights = torch.einsum("k...d,...d->k...", last, g_mixed)
+            g_logits = result.weights * (g_weights - (result.weights * g_weights).sum(dim=0, keepdim=True))
+            g_w_last[-1:].addmm_(g_logits.reshape(1, -1), last.reshape(-1, width))
+            g_b_last[-1:] += g_logits.sum()
+            g_hidden = result.weights.unsqueeze(-1) * g_mixed + g_logits.unsqueeze(-1) * w_logit[0]
+            for index in range(len(layers) - 2, -1, -1):
+                act_out, act_in = result.activations[index + 1], result.activations[index]
+                g_z = g_hidden.masked_fill_(act_out <= 0, 0)
+                w_l, _ = layers[index]
+                grad_params[2 * index].addmm_(g_z.reshape(-1, g_z.shape[-1]).T, act_in.reshape(-1, act_in.shape[-1]))
+                grad_params[2 * index + 1] += g_z.reshape(-1, g_z.shape[-1]).sum(dim=0)
+                g_hidden = torch.matmul(g_z, w_l)
+            g_pre = g_hidden.masked_fill_(result.activations[0] <= 0, 0)
+            grad_point[rs, cs] = g_pre.sum(dim=0)
+            for k, view in enumerate(_cell_views(grad_cells, plan, *block)):
+                view += g_pre[k]
+        return (grad_cells, grad_point, None, *grad_params)
 
 
 def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
     """Read ``feat`` (B×c×h×w) at every cell of ``guide``'s grid (B×g×Ho×Wo) through ``mlp``.
 
-    Returns B×Ho×Wo×(out − 1) (channels last; ``.permute(0, 3, 1, 2)`` gives the usual layout).
-    Any sizes work: ``h, w`` come from ``feat`` itself, ``Ho, Wo`` from ``guide``.
+    Returns a B×(out − 1)×Ho×Wo view of an Ho×Wo×B×C tensor (the layout the next query reads without
+    a copy). Any sizes work: ``h, w`` come from ``feat`` itself, ``Ho, Wo`` from ``guide``.
     """
     b, c, h, w = feat.shape
     _, g, ho, wo = guide.shape
-    w_feat, w_guide, w_rel, bias = _split_first_layer(mlp, c, g)
+    linears = mlp.linears
+    first = linears[0]
+    if first.in_features != c + g + 2:
+        raise ValueError(
+            f"coordinate query: the MLP takes {first.in_features} inputs but features ({c}) + guide ({g}) "
+            f"+ 2 relative coordinates make {c + g + 2}"
+        )
+    w_feat, w_guide, w_rel = first.weight[:, :c], first.weight[:, c : c + g], first.weight[:, c + g :]
     dtype, device = feat.dtype, feat.device
-    # Per coarse cell: W_feat·feat − W_rel·centre·(h, w); zero cells around it stand for out-of-range reads.
-    cell_row = torch.outer(cell_centres(h, device, dtype) * h, w_rel[:, 0])  # h×D
-    cell_col = torch.outer(cell_centres(w, device, dtype) * w, w_rel[:, 1])  # w×D
-    cells = F.linear(feat.permute(0, 2, 3, 1), w_feat) - cell_row[:, None, :] - cell_col[None, :, :]
-    cells = F.pad(cells, (0, 0, 1, 1, 1, 1))
+    # Per coarse cell: W_feat·feat − W_rel·centre·(h, w), laid out rows × cols × B × D, zero ring around it.
+    cell_row = torch.outer(cell_centres(h, device, dtype) * h, w_rel[:, 0])
+    cell_col = torch.outer(cell_centres(w, device, dtype) * w, w_rel[:, 1])
+    cells = F.linear(feat.permute(2, 3, 0, 1), w_feat) - cell_row[:, None, None, :] - cell_col[None, :, None, :]
+    cells = F.pad(cells, (0, 0, 0, 0, 1, 1, 1, 1))
     # Per query point: W_guide·guide + W_rel·x·(h, w) + bias.
-    point_row = torch.outer(cell_centres(ho, device, dtype) * h, w_rel[:, 0])  # Ho×D
-    point_col = torch.outer(cell_centres(wo, device, dtype) * w, w_rel[:, 1])  # Wo×D
-    point = F.linear(guide.permute(0, 2, 3, 1), w_guide, bias) + point_row[:, None, :] + point_col[None, :, :]
-    rows = axis_neighbours(h, ho, device).padded_index
-    cols = axis_neighbours(w, wo, device).padded_index
-    if torch.is_grad_enabled() and (feat.requires_grad or guide.requires_grad or w_feat.requires_grad):
-        return _rows(cells, point, rows, cols, mlp)
-    block = max(1, INFERENCE_ROWS_PER_BLOCK // (b * wo * NEIGHBOURS_PER_AXIS**2))
-    if block >= ho:
-        return _rows(cells, point, rows, cols, mlp)
-    return torch.cat([_rows(cells, point[:, i : i + block], rows[i : i + block], cols, mlp) for i in range(0, ho, block)], dim=1)
+    point_row = torch.outer(cell_centres(ho, device, dtype) * h, w_rel[:, 0])
+    point_col = torch.outer(cell_centres(wo, device, dtype) * w, w_rel[:, 1])
+    point = F.linear(guide.permute(2, 3, 0, 1), w_guide, first.bias) + point_row[:, None, None, :] + point_col[None, :, None, :]
+    plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b, first.out_features)
+    params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
+    out = _NeighbourMLP.apply(cells, point, plan, *params)
+    return out.permute(2, 3, 0, 1)
