@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -200,15 +201,20 @@ def generate_method_plugin(
         raise ValueError("\n".join(problems))
     previous = os.environ.get(CHECKED_ENV)
     os.environ[CHECKED_ENV] = checked_token(names, tasks)
+    # Cookiecutter logs a failed hook with a traceback; the hook has already printed the reason.
+    quiet = logging.NullHandler()
+    cookiecutter_log = logging.getLogger("cookiecutter")
+    cookiecutter_log.addHandler(quiet)
     try:
         project = cookiecutter(str(template_dir()), no_input=no_input, extra_context=context, output_dir=str(output_dir))
-    except FailedHookException as exc:  # the hook printed why (names changed at the prompt)
-        raise ValueError(f"the template refused the names given at the prompt ({exc})") from None
+    except FailedHookException:  # names changed at the prompt
+        raise ValueError("the template refused the answers given at the prompt (reason above); nothing was written") from None
     except OutputDirExistsException as exc:
         raise ValueError(f"{exc}; choose another --output-dir or name") from None
     except CookiecutterException as exc:
         raise ValueError(f"the template failed: {exc}") from None
     finally:
+        cookiecutter_log.removeHandler(quiet)
         if previous is None:
             os.environ.pop(CHECKED_ENV, None)
         else:

@@ -210,6 +210,16 @@ def test_rsmif_new_refuses_an_existing_folder_and_unknown_tasks(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rsmif-taken"]
 
 
+def test_rsmif_new_checks_names_changed_at_the_prompt(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    answers = "Bad-Name\n" + "\n" * 9  # a bad method name typed at the first prompt, defaults for the rest
+    result = CliRunner().invoke(cli, ["new", "method", "fine_name", "--output-dir", str(out)], input=answers)
+    assert result.exit_code == 2, result.output
+    assert "nothing was written" in result.output
+    assert "not a valid name" in capfd.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize(("name", "reason"), [("My-Net", "not a valid name"), ("pnn", "already registered")])
 def test_plain_cookiecutter_refuses_bad_names(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str, reason: str
