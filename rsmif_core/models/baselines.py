@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -26,9 +24,8 @@ class PNN(FusionModel):
         ratio: int,
         channels: tuple[int, int] = (64, 32),
         residual: bool = True,
-        **hyper: Any,
     ) -> None:
-        super().__init__(spectral_bands, guide_bands, ratio, channels=channels, residual=residual, **hyper)
+        super().__init__(spectral_bands, guide_bands, ratio, channels=tuple(channels), residual=residual)
         c1, c2 = channels
         self.residual = residual
         self.body = nn.Sequential(
@@ -47,8 +44,8 @@ class PNN(FusionModel):
 class EXP(FusionModel):
     """EXP: returns the upsampled spectral image (lms) unchanged; the floor every method must beat."""
 
-    def __init__(self, spectral_bands: int, guide_bands: int, ratio: int, **hyper: Any) -> None:
-        super().__init__(spectral_bands, guide_bands, ratio, **hyper)
+    def __init__(self, spectral_bands: int, guide_bands: int, ratio: int) -> None:
+        super().__init__(spectral_bands, guide_bands, ratio)
 
     def forward(self, batch: Batch) -> FusionOutput:
         return FusionOutput(fused=batch.lms.clone())
