@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,6 +34,17 @@ def test_odd_sizes_keep_their_shape(size: int) -> None:
     model = {{ cookiecutter.__class_name }}(case.spectral_bands, case.guide_bands, case.ratio, channels=8, num_blocks=1).eval()
     with torch.no_grad():
         check_output(model, make_batch(case, size=size))
+
+
+def test_readme_parameter_counts_are_current() -> None:
+    """README.md's table is the real size of the model with its default hyperparameters."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| [^|]+ \| (\d+) \+ (\d+) \| (\d+) \|$", readme, flags=re.M)
+    assert rows, "README.md has no parameter table rows '| geometry | C + G | count |'"
+    for spectral, guide, count in rows:
+        model = {{ cookiecutter.__class_name }}(int(spectral), int(guide), 4)
+        measured = sum(p.numel() for p in model.parameters())
+        assert measured == int(count), f"README.md says {count} parameters for {spectral} + {guide} bands, the model has {measured}"
 
 
 def test_rejects_bad_hyperparameters() -> None:
