@@ -56,6 +56,7 @@ EXPECTED_FILES = {
     "tests/test_loss.py",
     "tests/test_model.py",
     "tests/test_plugin.py",
+    "tests/test_run.py",
 }
 
 
