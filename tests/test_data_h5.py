@@ -202,3 +202,17 @@ def test_wrong_collection_keys_suggest_the_right_case(tmp_path: Path) -> None:
                                                                                   "pan": "PAN"})
     with pytest.raises(DataError, match="missing key 'MS'.*did you mean 'MSI'"):
         create_dataset("hyperpancollection", path=str(path))
+
+
+def test_set_epoch_reaches_persistent_workers(tmp_path: Path) -> None:
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=4, bands=8, size=32, ratio=4)
+    ds = create_dataset("pancollection", path=str(path), crop=16, augment=True, seed=7)
+    loader = DataLoader(ds, batch_size=2, num_workers=2, persistent_workers=True, collate_fn=collate)
+    seen = []
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        from_workers = torch.cat([b.gt for b in loader])
+        in_main = torch.stack([ds[i]["gt"] for i in range(4)])
+        torch.testing.assert_close(from_workers, in_main)
+        seen.append(from_workers)
+    assert not torch.equal(seen[0], seen[1])

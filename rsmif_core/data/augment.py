@@ -2,7 +2,8 @@
 
 Each draw comes from ``numpy.random.default_rng((seed, epoch, index))``: the same item of the same epoch
 gets the same crop and orientation whichever worker reads it, in whatever order. Call the dataset's
-``set_epoch(epoch)`` for new draws each epoch (as with ``DistributedSampler``).
+``set_epoch(epoch)`` for new draws each epoch (as with ``DistributedSampler``). The epoch lives in shared
+memory, so the call also reaches the copies of the dataset in persistent DataLoader workers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,19 @@ class Window:
     def high(self, ratio: int) -> tuple[slice, slice]:
         top, left, size = self.top * ratio, self.left * ratio, self.size * ratio
         return slice(top, top + size), slice(left, left + size)
+
+
+class SharedEpoch:
+    """An epoch counter in shared memory: written by the main process, read by every DataLoader worker."""
+
+    def __init__(self) -> None:
+        self._value = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    def set(self, epoch: int) -> None:
+        self._value.fill_(int(epoch))
+
+    def get(self) -> int:
+        return int(self._value.item())
 
 
 def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

@@ -19,12 +19,20 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rsmif_core.data.augment import Orientation, Window, choose_orientation, choose_window, item_rng
+from rsmif_core.data.augment import (
+    Orientation,
+    SharedEpoch,
+    Window,
+    choose_orientation,
+    choose_window,
+    item_rng,
+)
 from rsmif_core.data.errors import DataError, did_you_mean
 
 # How many items (spread evenly over the file, first and last included) are checked for NaN and
 # negative values at creation: checking all of a 6 GB training file would take minutes.
 VALUE_CHECK_ITEMS = 8
+_FLOAT64 = h5py.h5t.py_create(np.dtype("float64"))
 # Standard radiometric scales a detected value range is rounded up to.
 STANDARD_SCALES: tuple[float, ...] = (1.0, 255.0, 1023.0, 2047.0, 4095.0, 10000.0, 65535.0)
 
@@ -141,9 +149,10 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
         self.path = Path(path).expanduser()
         self.augment = bool(augment)
         self.seed = int(seed)
-        self.epoch = 0
+        self._epoch = SharedEpoch()
         self._file: h5py.File | None = None
         self._pid: int | None = None
+        self._datasets: dict[str, h5py.Dataset] = {}
         with open_h5(self.path) as f:
             self.layout = self._validate(f, ratio, check_values)
             self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
@@ -273,7 +282,11 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
     # -- reading --------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
         """New random crops/orientations for each epoch (draws depend on seed, epoch and index only)."""
-        self.epoch = int(epoch)
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
 
     def __len__(self) -> int:
         return self.layout.count
@@ -284,12 +297,15 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
             # a handle inherited through fork is not safe to share: every process opens its own
             self._file = h5py.File(self.path, "r")
             self._pid = pid
+            # looking a dataset up by name costs more than reading a 64×64 item: do it once per handle
+            self._datasets = {role: self._file[key] for role, key in self.layout.keys.items()}
         return self._file
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_file"] = None
         state["_pid"] = None
+        state["_datasets"] = {}
         return state
 
     def close(self) -> None:
@@ -297,12 +313,24 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
             self._file.close()
         self._file = None
         self._pid = None
+        self._datasets = {}
 
     def _read(self, f: h5py.File, role: str, index: int, where: tuple[slice, slice] | None) -> np.ndarray:
-        ds = f[self.layout.keys[role]]
+        """One item (or a window of it) as float64, through h5py's low-level API: the high-level
+        ``ds[i]`` spends as long parsing the selection as copying a 64×64 item."""
+        ds = self._datasets[role]
+        _, bands, height, width = ds.shape
         if where is None:
-            return np.asarray(ds[index])
-        return np.asarray(ds[index, :, where[0], where[1]])
+            start, count = (index, 0, 0, 0), (1, bands, height, width)
+        else:
+            rows, cols = where
+            start = (index, 0, rows.start, cols.start)
+            count = (1, bands, rows.stop - rows.start, cols.stop - cols.start)
+        out = np.empty(count[1:], dtype=np.float64)
+        file_space = ds.id.get_space()
+        file_space.select_hyperslab(start, count)
+        ds.id.read(h5py.h5s.create_simple(count), file_space, out, mtype=_FLOAT64)
+        return out
 
     def read_raw(self, index: int) -> dict[str, np.ndarray]:
         """One item's arrays in file units (DN), cropped if ``crop`` is set, before augmentation."""
@@ -341,8 +369,10 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
         index = index % len(self)
         orient = self._orientation(index)
         item: dict[str, Any] = {}
+        scale = 1.0 / self.max_value
         for role, values in raw.items():
-            scaled = (values / self.max_value).astype(np.float32, copy=False)
+            scaled = np.empty(values.shape, dtype=np.float32)
+            np.multiply(values, scale, out=scaled, casting="same_kind")
             if orient is not None:
                 scaled = orient.apply(scaled)
             item[role] = torch.from_numpy(np.ascontiguousarray(scaled))

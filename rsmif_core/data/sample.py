@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from rsmif_core.data import synthetic
-from rsmif_core.data.augment import choose_orientation, item_rng
+from rsmif_core.data.augment import SharedEpoch, choose_orientation, item_rng
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.h5 import upsample_lms
 from rsmif_core.data.wald import full_resolution, reduce_resolution, tiles
@@ -146,10 +146,14 @@ class SampleDataset(Dataset[dict[str, Any]]):
         self.spectral_bands = int(self.arrays["ms"].shape[1])
         self.guide_bands = int(self.arrays["pan"].shape[1])
         self.has_reference = "gt" in self.arrays
-        self.augment, self.seed, self.epoch = bool(augment), int(seed), 0
+        self.augment, self.seed, self._epoch = bool(augment), int(seed), SharedEpoch()
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
 
     def __len__(self) -> int:
         return int(self.arrays["pan"].shape[0])

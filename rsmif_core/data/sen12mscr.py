@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rsmif_core.data.augment import choose_orientation, choose_window, item_rng
+from rsmif_core.data.augment import SharedEpoch, choose_orientation, choose_window, item_rng
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.sen12mscr_splits import SEASONS, split_scenes
 
@@ -97,7 +97,7 @@ class SEN12MSCR(Dataset[dict[str, Any]]):
         self.split, self.scaling = split, scaling
         self.max_value = 10000.0 if scaling == "default" else 2000.0
         self.crop = None if crop is None else int(crop)
-        self.augment, self.seed, self.epoch = bool(augment), int(seed), 0
+        self.augment, self.seed, self._epoch = bool(augment), int(seed), SharedEpoch()
         self.items, self.unpaired = self._index(skip_unpaired)
         self.size = self._check_first()
         if self.crop is not None and not 1 <= self.crop <= min(self.size):
@@ -173,7 +173,11 @@ class SEN12MSCR(Dataset[dict[str, Any]]):
         return out[0], out[1], out[2]
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
 
     def __len__(self) -> int:
         return len(self.items)

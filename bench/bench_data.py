@@ -1,0 +1,200 @@
+"""Data-reading benchmark (a script; never part of the test suite).
+
+1. Random access to 64×64 training items of a PanCollection-format h5 (WV3 geometry: gt/lms 8×64×64,
+   ms 8×16×16, pan 1×64×64, float64 DN) through ``pancollection`` with 0 and 2 DataLoader workers (persistent, started by a warm-up pass),
+   against the same items from in-memory numpy arrays (the ceiling), all batched by ``rsmif_core.collate``
+   with one shuffled order. Repeats are interleaved; the median items/s and the ratio to the ceiling
+   (measured in the same run) are printed. Target: >= 0.5x with 2 workers. A control dataset of zeros
+   read with 2 workers shows what the DataLoader's worker-to-main transfer alone allows on this machine.
+2. Memory: iterate every item of a ~2 GB file and report the peak RSS of the main process (and of the
+   workers, with 2 workers). Target: < 300 MB. The file is made in a temporary folder and deleted.
+
+    python bench/bench_data.py [--items 1500] [--big-gb 2.0] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import psutil
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from rsmif_core import collate, create_dataset
+
+BANDS, SIZE, RATIO, SCALE = 8, 64, 4, 2047.0
+ITEM_BYTES = (2 * BANDS * SIZE * SIZE + BANDS * (SIZE // RATIO) ** 2 + SIZE * SIZE) * 8
+
+
+def write_file(path: Path, items: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    low = SIZE // RATIO
+    shapes = {"gt": (BANDS, SIZE, SIZE), "lms": (BANDS, SIZE, SIZE), "ms": (BANDS, low, low), "pan": (1, SIZE, SIZE)}
+    # MATLAB-written PanCollection files are contiguous (not chunked): benchmark that layout
+    with h5py.File(path, "w") as f:
+        sets = {k: f.create_dataset(k, shape=(items, *s), dtype="f8") for k, s in shapes.items()}
+        block = 256
+        for start in range(0, items, block):
+            n = min(block, items - start)
+            for key, ds in sets.items():
+                ds[start : start + n] = rng.uniform(0, SCALE, (n, *shapes[key]))
+        f.attrs["sensor"] = "wv3"
+
+
+class Zeros(Dataset[dict[str, Any]]):
+    """Control: items that cost nothing to make, so 2 workers measure only the DataLoader's transfer cost."""
+
+    def __init__(self, items: int) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return self.items
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        low = SIZE // RATIO
+        return {"gt": torch.zeros(BANDS, SIZE, SIZE), "lms": torch.zeros(BANDS, SIZE, SIZE),
+                "ms": torch.zeros(BANDS, low, low), "pan": torch.zeros(1, SIZE, SIZE), "task": "pansharpening",
+                "sensor": "wv3", "ratio": RATIO, "max_value": SCALE, "id": str(i)}
+
+
+class InMemory(Dataset[dict[str, Any]]):
+    """The ceiling: the same arrays already in memory, same scaling and item dicts."""
+
+    def __init__(self, path: Path) -> None:
+        with h5py.File(path, "r") as f:
+            self.arrays = {k: np.asarray(f[k]) for k in ("gt", "lms", "ms", "pan")}
+
+    def __len__(self) -> int:
+        return int(self.arrays["pan"].shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        for key, values in self.arrays.items():
+            out = np.empty(values.shape[1:], dtype=np.float32)
+            np.multiply(values[i], 1.0 / SCALE, out=out, casting="same_kind")
+            item[key] = torch.from_numpy(out)
+        item.update(task="pansharpening", sensor="wv3", ratio=RATIO, max_value=SCALE, id=str(i))
+        return item
+
+
+def make_loader(dataset: Dataset[Any], order: list[int], workers: int, batch: int = 32) -> DataLoader[Any]:
+    return DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers, collate_fn=collate,
+                      persistent_workers=workers > 0)
+
+
+def items_per_second(loader: DataLoader[Any]) -> float:
+    """One pass in the steady state: workers (persistent) were started by a warm-up pass before."""
+    start = time.perf_counter()
+    count = sum(len(b) for b in loader)
+    return count / (time.perf_counter() - start)
+
+
+def random_access(folder: Path, items: int, repeats: int) -> None:
+    path = folder / "train_wv3.h5"
+    write_file(path, items)
+    print(f"random access: {items} items of 64×64 (file {path.stat().st_size / 2**20:.0f} MiB, page-cached after the first pass)")
+    ceiling = InMemory(path)
+    ours = create_dataset("pancollection", path=str(path))
+    order = np.random.default_rng(1).permutation(items).tolist()
+    loaders = {
+        "in-memory numpy (ceiling)": make_loader(ceiling, order, 0),
+        "pancollection, 0 workers": make_loader(ours, order, 0),
+        "pancollection, 2 workers": make_loader(ours, order, 2),
+        "control: zeros, 2 workers": make_loader(Zeros(items), order, 2),
+    }
+    for loader in loaders.values():  # warm-up: page cache, worker start-up, code paths
+        items_per_second(loader)
+    results: dict[str, list[float]] = {name: [] for name in loaders}
+    for _ in range(repeats):
+        for name, loader in loaders.items():
+            results[name].append(items_per_second(loader))
+    base = statistics.median(results["in-memory numpy (ceiling)"])
+    for name, values in results.items():
+        med = statistics.median(values)
+        print(f"  {name:28s} {med:9.0f} items/s   {med / base:5.2f}x of the ceiling   (runs: {', '.join(f'{v:.0f}' for v in values)})")
+
+
+class PeakRss:
+    """Samples the RSS of this process and of its children every 20 ms."""
+
+    def __init__(self) -> None:
+        self.main = 0
+        self.children = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            self.main = max(self.main, me.memory_info().rss)
+            kids = 0
+            for child in me.children(recursive=True):
+                try:
+                    kids = max(kids, child.memory_info().rss)
+                except psutil.Error:
+                    pass
+            self.children = max(self.children, kids)
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def memory(folder: Path, gigabytes: float) -> None:
+    items = int(gigabytes * 2**30 / ITEM_BYTES)
+    path = folder / "train_wv3_big.h5"
+    start = time.perf_counter()
+    # written by a child process, so the writer's buffers do not count in this process's RSS
+    writer = multiprocessing.get_context("spawn").Process(target=write_file, args=(path, items, 2))
+    writer.start()
+    writer.join()
+    size = path.stat().st_size
+    print(f"memory: {items} items, {size / 2**30:.2f} GiB file (written in {time.perf_counter() - start:.0f} s)")
+    ds = create_dataset("pancollection", path=str(path))
+    for workers in (0, 2):
+        before = psutil.Process().memory_info().rss
+        with PeakRss() as peak:
+            loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers, collate_fn=collate)
+            t0 = time.perf_counter()
+            seen = sum(len(b) for b in loader)
+            elapsed = time.perf_counter() - t0
+        assert seen == items
+        extra = f", largest worker {peak.children / 2**20:.0f} MB" if workers else ""
+        print(f"  {workers} workers: read {seen} items ({size / 2**30:.2f} GiB) in {elapsed:.0f} s; "
+              f"peak RSS main process {peak.main / 2**20:.0f} MB (before {before / 2**20:.0f} MB){extra}")
+    path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1500)
+    parser.add_argument("--big-gb", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-random", action="store_true", help="Only the memory part (RSS then starts clean).")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(f"RSS after importing torch and rsmif_core: {psutil.Process().memory_info().rss / 2**20:.0f} MB")
+    with tempfile.TemporaryDirectory(prefix="rsmif_bench_data_") as tmp:
+        if not args.skip_random:
+            random_access(Path(tmp), args.items, args.repeats)
+        if not args.skip_memory:
+            memory(Path(tmp), args.big_gb)
+
+
+if __name__ == "__main__":
+    main()
