@@ -6,12 +6,12 @@ import json
 
 import torch
 from click.testing import CliRunner
+from rsmif_rsanet import RSANet
 from safetensors.torch import load_file
 
 from rsmif_core import Batch, BatchMeta
 from rsmif_core.cli import cli
 from rsmif_core.weights import load_weights
-from rsmif_rsanet import RSANet
 
 
 def _authors_state(models_reference):

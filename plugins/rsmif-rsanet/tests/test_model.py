@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from rsmif_rsanet import RSANet
 
 from rsmif_core import create_loss
 from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch, train_briefly
-from rsmif_rsanet import RSANet
 
 # conv_p's bias enters pe(p) − pe(p+δ) twice and cancels: it has no gradient (also in the authors' network).
 NO_GRADIENT = (r"\.conv_p\.bias$",)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rsmif_rsanet import RSANet
 
 from rsmif_core import available, create_model
 from rsmif_core.config import load_config
 from rsmif_core.testing import check_plugin_discovery
-from rsmif_rsanet import RSANet
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 
