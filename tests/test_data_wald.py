@@ -162,3 +162,22 @@ def test_aviris_as_hyperpancollection_and_ms_hs(tmp_path: Path, shared: Path) ->
     assert mshs.guide_bands == 3 and mshs.spectral_bands == len(visible)
     batch = collate([mshs[0]])
     assert batch.ms.shape[-1] * 4 == batch.pan.shape[-1] == 88
+
+
+def test_bicubic_pan_reduction_matches_imresize(landsat: tuple[Path, Path]) -> None:
+    """``pan_method="bicubic"`` is DLPan's ``resize_images.m`` PAN reduction: MATLAB imresize(pan, 1/ratio)."""
+    from rsmif_core.ops.interp import imresize
+
+    pan = read_raster(landsat[0]).array[:, :64, :64]
+    ms = read_raster(landsat[1]).array[:, :32, :32]
+    reduced = reduce_resolution(pan, ms, "none", 2, pan_method="bicubic")
+    expected = imresize(torch.from_numpy(pan)[None], scale=0.5)[0].clamp_min(0).numpy()
+    np.testing.assert_allclose(reduced["pan"], expected)
+    with pytest.raises(DataError, match="unknown PAN degradation 'area'"):
+        reduce_resolution(pan, ms, "none", 2, pan_method="area")
+
+
+def test_synthetic_pansharpening_sample_with_other_bands_and_ratio() -> None:
+    ds = create_dataset("sample", task="pansharpening", split="val", scene="synthetic", bands=8, ratio=2)
+    batch = collate([ds[0], ds[1]])
+    assert batch.ms.shape == (2, 8, 16, 16) and batch.pan.shape == (2, 1, 32, 32)

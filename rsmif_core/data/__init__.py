@@ -1,1 +1,26 @@
-"""Readers of the fusion collections, the Wald-protocol simulator and the sample data."""
+"""Readers of the fusion collections, the Wald-protocol simulator and the sample data.
+
+Datasets (also registered by name: ``pancollection``, ``hyperpancollection``, ``ms-hs``, ``sen12mscr``,
+``sample``) yield dicts of float32 tensors ``pan``, ``ms``, ``lms``, ``gt`` (absent without reference)
+scaled by ``max_value``, plus ``task``, ``sensor``, ``ratio``, ``max_value`` and ``id``; batch them with
+``rsmif_core.collate``. Bad files raise :class:`DataError` when the dataset is created.
+"""
+
+from rsmif_core.data.errors import DataError
+from rsmif_core.data.hyperpancollection import HyperPanCollection
+from rsmif_core.data.mshs import MSHSCollection
+from rsmif_core.data.pancollection import PanCollection
+from rsmif_core.data.sample import SampleDataset
+from rsmif_core.data.sen12mscr import SEN12MSCR
+from rsmif_core.data.wald import reduce_resolution, simulate
+
+__all__ = [
+    "SEN12MSCR",
+    "DataError",
+    "HyperPanCollection",
+    "MSHSCollection",
+    "PanCollection",
+    "SampleDataset",
+    "reduce_resolution",
+    "simulate",
+]

@@ -96,7 +96,7 @@ def _synthetic_splits(task: str, bands: int, ratio: int, seed: int) -> SampleSpl
         reduced = dict(scene, lms=upsample_lms(scene["ms"], ratio))
         sensor = "none"
         max_value = 2047.0 if task == "pansharpening" else 1.0
-    splits = _cut(reduced, ratio)
+    splits = _cut({k: v.astype(np.float32) for k, v in reduced.items()}, ratio)
     splits["test_fr"] = {k: v for k, v in splits["test"].items() if k != "gt"}
     return SampleSplits(task, "synthetic", sensor, ratio, max_value,
                         {k: {n: a.astype(np.float32) for n, a in v.items()} for k, v in splits.items()})

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 # Sentinel-2 band centres (nm), L1C order B1 … B12 incl. B8A and B10.
 S2_WAVELENGTHS = (443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1375, 1610, 2190)
@@ -32,6 +31,8 @@ def band_wavelengths(bands: int, lo: float = 400.0, hi: float = 1000.0) -> tuple
 
 
 def _smooth_field(rng: np.random.Generator, size: int, scales: tuple[float, ...]) -> np.ndarray:
+    from scipy import ndimage
+
     field = np.zeros((size, size))
     for i, sigma in enumerate(scales):
         field += ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma, mode="wrap") * (1.5**i)
