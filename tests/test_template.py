@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib import util
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -119,7 +119,9 @@ def test_generates_a_plugin_shaped_like_the_shipped_ones(tmp_path: Path) -> None
                 ast.parse(text, filename=str(path))
 
     tomllib = pytest.importorskip("tomllib")
-    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["build-system"]["requires"] == [f"setuptools>={GENERATED_SETUPTOOLS}"]
+    meta = pyproject["project"]
     assert meta["name"] == "rsmif-layout-net" and meta["version"] == "0.1.0"
     assert meta["dependencies"] == ["rsmif", "torch"]
     assert meta["entry-points"]["rsmif"] == {"layout_net": "rsmif_layout_net.plugin"}
@@ -249,6 +251,16 @@ def _rsmif_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rsmif_core.cli"]
 
 
+GENERATED_SETUPTOOLS = 77  # the generated pyproject.toml's build requirement (SPDX `license` string)
+
+
+def _has_setuptools(major: int) -> bool:
+    try:
+        return int(metadata.version("setuptools").split(".")[0]) >= major
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+
+
 @pytest.fixture
 def installed_plugin(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """A freshly generated plugin, pip-installed into this environment; uninstalled afterwards."""
@@ -260,8 +272,8 @@ def installed_plugin(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("RSMIF_LOAD_PLUGINS", None)
     pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", str(project)]
-    if util.find_spec("setuptools") is not None:
-        pip.insert(-1, "--no-build-isolation")  # offline and fast; the build backend is already here
+    if _has_setuptools(GENERATED_SETUPTOOLS):
+        pip.insert(-1, "--no-build-isolation")  # fast; the build backend the plugin asks for is already here
     try:
         _run(pip, env, tmp_path)
         yield name, project, env
