@@ -6,7 +6,7 @@ The authors' files (JUSTM0VE0N/RSMIF_Project ``models/MSIP/MMAPP.py``, ``modules
 (or set ``MMAPP_AUTHORS_DIR``). Without it only our model is measured.
 
 Measures, each in a fresh subprocess (so the peak resident memory, ``ru_maxrss``, belongs to one case),
-with 2 threads: one training step (forward + backward + Adam, batch 8, PAN 64×64, WV3 8+1 bands, the
+with 2 threads (wall and CPU time: on a shared machine CPU time is the steadier of the two): one training step (forward + backward + Adam, batch 8, PAN 64×64, WV3 8+1 bands, the
 multiscale loss) and inference on one 256×256 PAN (eval, no_grad). Repeats alternate authors/ours.
 
     python bench/bench_mmapp.py --authors /tmp/scratch_mmapp [--repeats 2] [--device cuda]
@@ -45,6 +45,11 @@ def _build(impl: str, authors_dir: str | None) -> Any:
 
     model = MMAPP(8, 1, 4)
     return lambda ms, pan: model.pyramid(ms, pan), model
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: str) -> dict[str, float]:
@@ -92,14 +97,16 @@ def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: st
         torch.cuda.reset_peak_memory_stats()
     step()  # warm-up
     sync()
-    times = []
+    times, cpu_times = [], []
     for _ in range(iters):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         step()
         sync()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(_cpu_seconds() - c0)
     out = {
         "seconds": statistics.median(times),
+        "cpu_seconds": statistics.median(cpu_times),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_over_setup_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024,
     }
@@ -148,13 +155,13 @@ def main() -> None:
             row[impl] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             extra = f", peak CUDA {row[impl]['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in row[impl] else ""
             print(
-                f"{mode:5s} {impl:7s}: {row[impl]['seconds']:.3f} s, peak RSS {row[impl]['peak_rss_mib']:.0f} MiB "
+                f"{mode:5s} {impl:7s}: {row[impl]['seconds']:.3f} s wall, {row[impl]['cpu_seconds']:.3f} s CPU, peak RSS {row[impl]['peak_rss_mib']:.0f} MiB "
                 f"(+{row[impl]['peak_rss_over_setup_mib']:.0f} MiB over setup){extra}"
             )
         if "authors" in row:
             a, o = row["authors"], row["ours"]
             mem = f"{o['peak_rss_mib'] / a['peak_rss_mib']:.2f}"
-            print(f"{mode:5s} speed-up ×{a['seconds'] / o['seconds']:.2f}, peak RSS ours/authors {mem}", end="")
+            print(f"{mode:5s} speed-up ×{a['seconds'] / o['seconds']:.2f} wall, ×{a['cpu_seconds'] / o['cpu_seconds']:.2f} CPU, peak RSS ours/authors {mem}", end="")
             if "peak_cuda_mib" in a:
                 print(f", peak CUDA ours/authors {o['peak_cuda_mib'] / a['peak_cuda_mib']:.2f}", end="")
             print()

@@ -13,7 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_mmapp.dynamic import dynamic_conv3x3_per_pixel, dynamic_conv3x3_per_sample, local_window_attention
+from rsmif_core.ops.attention import (
+    dynamic_conv3x3_per_pixel,
+    dynamic_conv3x3_per_sample,
+    local_window_attention,
+    position_grid,
+)
 
 TAPS = 9  # a 3×3 kernel
 
@@ -23,13 +28,6 @@ def _bare_weight(out_planes: int, in_planes: int) -> nn.Parameter:
     weight = nn.Parameter(torch.empty(out_planes, in_planes, 3, 3))
     nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
     return weight
-
-
-def position_grid(h: int, w: int, like: Tensor) -> Tensor:
-    """1×2×h×w grid (x, y) in [-1, 1], as ACmix's ``position()``."""
-    loc_w = torch.linspace(-1.0, 1.0, w, device=like.device, dtype=like.dtype).expand(h, w)
-    loc_h = torch.linspace(-1.0, 1.0, h, device=like.device, dtype=like.dtype).unsqueeze(1).expand(h, w)
-    return torch.stack([loc_w, loc_h]).unsqueeze(0)
 
 
 class ACmix(nn.Module):
@@ -68,13 +66,10 @@ class ACmix(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, _, h, w = x.shape
         c, hd = self.out_planes, self.head_dim
-        qkv = F.conv2d(
-            x,
-            torch.cat([self.conv1.weight, self.conv2.weight, self.conv3.weight]),
-            torch.cat([self.conv1.bias, self.conv2.bias, self.conv3.bias]),
-        )
+        convs = (self.conv1, self.conv2, self.conv3)
+        qkv = F.conv2d(x, torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs if c.bias is not None]))
         q, k, v = qkv.split(c, dim=1)
-        pe = self.conv_p(position_grid(h, w, x))
+        pe = self.conv_p(position_grid(h, w, device=x.device, dtype=x.dtype))
         out_att = local_window_attention(q, k, v, self.head, self.kernel_att, position=pe)
         # conv path: dep_conv(fc(q,k,v)) as one grouped conv; channel order (head_dim, q/k/v, head)
         kk = self.kernel_conv
