@@ -136,6 +136,9 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
     cfg = load_run_config(config, overrides)
     try:
         trainer = Trainer(cfg, resume=resume, console=console)
+    except TrainingError as exc:
+        fail(exc.message, exc.exit_code)
+    try:
         result = trainer.fit()
         if result.exit_code:
             sys.exit(result.exit_code)
@@ -145,6 +148,8 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
             run_test(cfg, Path(cfg.trainer.output_dir), "fr", accelerator=trainer.accelerator, console=console)
     except TrainingError as exc:
         fail(exc.message, exc.exit_code)
+    finally:
+        trainer.close()
 
 
 @cli.command("test")

@@ -39,7 +39,9 @@ class MetricSet:
                     "(use the no-reference metrics for full-resolution data)"
                 )
             if hasattr(metric, "sync_on_compute"):
+                # torchmetrics copies the flag into ``_to_sync`` at construction; both must change.
                 metric.sync_on_compute = False
+                metric._to_sync = False
             self.metrics[name] = metric
 
     def higher_is_better(self, name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -32,3 +33,18 @@ def build_model_for(cfg: RunConfig, dataset: Any) -> torch.nn.Module:
         )
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"model {cfg.model.name!r}: {exc}", exit_code=2) from None
+
+
+def use_cpu(configured: bool) -> bool:
+    """Whether to ask Accelerate for the CPU.
+
+    Accelerate recognises a multi-process launch (torchrun, ``accelerate launch``) on a machine without
+    an accelerator only when ``cpu=True``; without it every process would train alone on the full data
+    and write the same files. So a launched run with no GPU/XPU/… goes to the CPU explicitly.
+    """
+    if configured:
+        return True
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 or int(os.environ.get("LOCAL_RANK", "-1")) >= 0
+    accelerator = getattr(torch, "accelerator", None)
+    has_device = torch.cuda.is_available() or bool(accelerator is not None and accelerator.is_available())
+    return launched and not has_device

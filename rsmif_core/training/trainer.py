@@ -31,7 +31,7 @@ from rsmif_core.config.schema import RunConfig
 from rsmif_core.evaluation.runner import ItemBatch, evaluate
 from rsmif_core.evaluation.scoring import MetricSet
 from rsmif_core.factory import create_loss
-from rsmif_core.training.builders import build_dataset, build_model_for
+from rsmif_core.training.builders import build_dataset, build_model_for, use_cpu
 from rsmif_core.training.checkpoints import (
     CheckpointManager,
     latest_checkpoint,
@@ -103,7 +103,7 @@ class Trainer:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         _forget_previous_run_settings()
         self.accelerator = Accelerator(
-            cpu=t.cpu,
+            cpu=use_cpu(t.cpu),
             mixed_precision=t.mixed_precision,
             gradient_accumulation_steps=t.grad_accum_steps,
             log_with=TRACKER,
@@ -278,8 +278,13 @@ class Trainer:
             result.final_weights = self._finish()
         self._write_metrics(result)
         self.logger.flush()
-        acc.end_training()
+        for tracker in acc.trackers:
+            tracker.finish()
         return result
+
+    def close(self) -> None:
+        """End the distributed process group (after any test phase that still needs it)."""
+        self.accelerator.state.destroy_process_group()
 
     def _budget_left(self) -> bool:
         t = self.cfg.trainer
@@ -293,6 +298,8 @@ class Trainer:
             epoch = self.state.epoch
             self.train_dl.set_epoch(epoch)
             self.sampler.set_epoch(epoch)
+            if callable(getattr(self.train_ds, "set_epoch", None)):  # per-epoch augmentation; Accelerate skips
+                self.train_ds.set_epoch(epoch)  # datasets when the sampler has its own set_epoch
             self.loader_generator.manual_seed(t.seed + epoch)
             skip = self.state.batch_in_epoch
             loader = acc.skip_first_batches(self.train_dl, skip) if skip else self.train_dl
