@@ -135,3 +135,18 @@ def test_imresize_matches_a_loop_statement_of_matlab() -> None:
     torch.testing.assert_close(up, torch.ones_like(up))
     with pytest.raises(ValueError, match="exactly one"):
         interp.imresize(torch.ones(1, 1, 4, 4), 0.5, size=(2, 2))
+
+
+def test_default_ssim_is_wangs_valid_window_ssim() -> None:
+    """Our SSIM = the Gaussian (11, 1.5) SSIM map of ssim.m over the 'valid' region; torchmetrics computes the
+    same map on a reflect-padded image, so its map cropped by 5 pixels must give our value."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+
+    from rsmif_core.metrics import functional as fn
+
+    g = torch.Generator().manual_seed(0)
+    ref = 0.1 + 0.8 * torch.rand(2, 3, 40, 36, generator=g, dtype=torch.float64)
+    fused = (ref + 0.05 * torch.randn(ref.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    _, full_map = tm_ssim(fused, ref, data_range=1.0, return_full_image=True)
+    expected = full_map[..., 5:-5, 5:-5].mean(dim=(1, 2, 3))
+    torch.testing.assert_close(fn.ssim(fused, ref, 1.0), expected, rtol=1e-10, atol=1e-10)

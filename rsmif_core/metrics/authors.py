@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rsmif_core.metrics.filters import separable_valid_filter
 from rsmif_core.metrics.uiqi import q_global_authors
 
 
@@ -82,10 +83,13 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float) -> Tensor:
     win = 7
     if min(fused.shape[-2:]) < win:
         raise ValueError(f"ssim (authors): images must be at least {win}×{win}")
-    b, c, h, w = fused.shape
-    x = reference.reshape(b * c, 1, h, w)
-    y = fused.reshape(b * c, 1, h, w)
-    mean = lambda t: F.avg_pool2d(t, win, stride=1)  # noqa: E731 - 'valid' = skimage's cropped region
+    b, c = fused.shape[:2]
+    x, y = reference, fused
+    box = (1.0 / win,) * win
+
+    def mean(t: Tensor) -> Tensor:  # 'valid' = the region skimage keeps after cropping its border
+        return separable_valid_filter(t, box)
+
     ux, uy = mean(x), mean(y)
     cov_norm = win * win / (win * win - 1.0)
     vx = cov_norm * (mean(x * x) - ux * ux)

@@ -42,8 +42,9 @@ from rsmif_core.metrics.checks import (
     cut_border,
     pair,
 )
+from rsmif_core.metrics.filters import gaussian_taps, separable_valid_filter
 from rsmif_core.metrics.q2n import q2n_value
-from rsmif_core.metrics.uiqi import q_blocks, q_sliding
+from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
 from rsmif_core.ops.interp import imresize, interp23tap
 from rsmif_core.ops.mtf import UnknownSensorError, canonical_sensor, mtf_filter
 
@@ -134,13 +135,16 @@ def q2n(fused: Tensor, reference: Tensor, block_size: int = 32, shift: int = 32,
 
 
 def _sobel_magnitude(x: Tensor) -> Tensor:
-    """``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose (zero padding), magnitude."""
-    inner = x[..., 1:-1, 1:-1]
-    b, c, h, w = inner.shape
-    sobel = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=x.dtype, device=x.device)
-    kernels = torch.stack([sobel, sobel.T]).unsqueeze(1)
-    grads = F.conv2d(F.pad(inner.reshape(b * c, 1, h, w), (1, 1, 1, 1)), kernels)
-    return torch.sqrt((grads * grads).sum(1)).reshape(b, c, h, w)
+    """``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose (zero padding), magnitude.
+
+    The separable Sobel pair as sums of shifted slices (cheaper than a float64 conv2d on CPU).
+    """
+    p = F.pad(x[..., 1:-1, 1:-1], (1, 1, 1, 1))
+    smooth_w = p[..., :, :-2] + 2 * p[..., :, 1:-1] + p[..., :, 2:]
+    smooth_h = p[..., :-2, :] + 2 * p[..., 1:-1, :] + p[..., 2:, :]
+    gy = smooth_w[..., :-2, :] - smooth_w[..., 2:, :]
+    gx = smooth_h[..., :, :-2] - smooth_h[..., :, 2:]
+    return torch.sqrt(gy * gy + gx * gx)
 
 
 def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -176,12 +180,6 @@ def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     return (10 * torch.log10(data_range**2 / mse)).mean(-1)
 
 
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    t = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    g = torch.exp(-(t * t) / (2 * sigma * sigma))
-    return g / g.sum()
-
-
 def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
          protocol: str = "toolbox") -> Tensor:
     """SSIM, mean over bands. Default: Wang et al.'s ``ssim.m`` shipped with the toolbox (11×11 Gaussian
@@ -200,19 +198,13 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
             raise MetricInputError(str(exc)) from None
     win = 11
     check_block(f.shape[-2], f.shape[-1], win, "ssim")
-    b, c, h, w = f.shape
-    g = _gaussian_window(win, 1.5, f.dtype, f.device)
-
-    def blur(t: Tensor) -> Tensor:  # separable Gaussian, 'valid'
-        t = F.conv2d(t, g.view(1, 1, win, 1))
-        return F.conv2d(t, g.view(1, 1, 1, win))
-
-    x = r.reshape(b * c, 1, h, w)
-    y = f.reshape(b * c, 1, h, w)
-    mx, my = blur(x), blur(y)
-    vx = blur(x * x) - mx * mx
-    vy = blur(y * y) - my * my
-    vxy = blur(x * y) - mx * my
+    b, c = f.shape[:2]
+    taps = gaussian_taps(win, 1.5)
+    x, y = r, f
+    mx, my = separable_valid_filter(x, taps), separable_valid_filter(y, taps)
+    vx = separable_valid_filter(x * x, taps) - mx * mx
+    vy = separable_valid_filter(y * y, taps) - my * my
+    vxy = separable_valid_filter(x * y, taps) - mx * my
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
     smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
@@ -317,8 +309,8 @@ def d_lambda(fused: Tensor, ms: Tensor, block_size: int = 32, *, lms: Tensor | N
         return authors.d_lambda(f, up, p)
     check_multiple(f.shape[-2], f.shape[-1], block_size, "d_lambda")
     i, j = torch.triu_indices(c, c, offset=1, device=f.device)
-    qf = q_blocks(f[:, i], f[:, j], block_size)
-    qm = q_blocks(up[:, i], up[:, j], block_size)
+    qf = q_blocks_pairwise(f, block_size)[:, i, j]
+    qm = q_blocks_pairwise(up, block_size)[:, i, j]
     return ((qf - qm).abs() ** p).mean(-1) ** (1 / p)
 
 

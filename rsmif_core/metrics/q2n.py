@@ -76,7 +76,7 @@ def _hyper_product_from_moments(moments: Tensor, n: int) -> Tensor:
 
 def quantise_uint16(x: Tensor) -> Tensor:
     """MATLAB ``uint16(x)`` on float data: round half away from zero, saturate to [0, 65535] (NaN stays NaN)."""
-    return torch.floor(x + 0.5).clamp(0.0, 65535.0)
+    return (x + 0.5).floor_().clamp_(0.0, 65535.0)
 
 
 def _mirror_pad(x: Tensor, extra_h: int, extra_w: int) -> Tensor:
@@ -123,27 +123,40 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
 
     z1 = blocks(ref)
     z2 = blocks(fus)
+    del ref, fus
     npix = block_size * block_size
+    unbias = npix / (npix - 1) if npix > 1 else 1.0
+    # norm_blocco: z1 = (g - a)/c + 1 and z2 = (f - a)/c' + 1 with the reference block statistics
+    # (c' = 1 when a == 0, the toolbox's branch on the mean); then z2 is conjugated (sign s_j).
+    # Everything below is expressed through moments of the centred blocks, so the normalised
+    # blocks are never formed: E[z1_i] = 1, E[z2_j] = s_j (E[f_j - a_j]/c'_j + 1), and
+    # E[z1_i z2_j] = s_j (E[(g_i - a_i)(f_j - a_j)] / (c_i c'_j) + E[f_j - a_j]/c'_j + 1).
     mean = z1.mean(-1, keepdim=True)
-    std = z1.std(-1, keepdim=True) if npix > 1 else torch.zeros_like(mean)
+    z1 = z1 - mean  # not in place: without padding/quantisation the blocks may view the caller's tensor
+    z2 = z2 - mean
+    var_g = (z1 * z1).mean(-1)  # ddof 0
+    std = torch.sqrt(var_g * unbias) if npix > 1 else torch.zeros_like(var_g)
     std = torch.where(std == 0, torch.full_like(std, EPS), std)
-    z1 = (z1 - mean) / std + 1
-    z2 = torch.where(mean == 0, z2 - mean + 1, (z2 - mean) / std + 1)
-    conj = torch.ones(n_comp, 1, dtype=z2.dtype, device=z2.device)
-    conj[1:] = -1
-    z2 = z2 * conj
+    scale_f = torch.where(mean.squeeze(-1) == 0, torch.ones_like(std), std)
+    mean_fc = z2.mean(-1)  # E[f - a]
+    sq_fc = (z2 * z2).mean(-1)  # E[(f - a)^2]
+    cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
+    sign = torch.ones(n_comp, dtype=z1.dtype, device=z1.device)
+    sign[1:] = -1
 
-    m1 = z1.mean(-1)  # B×nb×N
-    m2 = z2.mean(-1)
+    m1 = torch.ones_like(var_g)
+    m2 = sign * (mean_fc / scale_f + 1)
     norm_m1_sq = (m1 * m1).sum(-1)
     norm_m2_sq = (m2 * m2).sum(-1)
-    unbias = npix / (npix - 1) if npix > 1 else 1.0
-    int1 = unbias * (z1 * z1).sum(-1).sum(-1) / npix
-    int2 = unbias * (z2 * z2).sum(-1).sum(-1) / npix
+    e_z1_sq = var_g / (std * std) + 1  # E[z1_i^2]
+    e_z2_sq = sq_fc / (scale_f * scale_f) + 2 * mean_fc / scale_f + 1  # E[z2_j^2] (the sign squares away)
+    int1 = unbias * e_z1_sq.sum(-1)
+    int2 = unbias * e_z2_sq.sum(-1)
     term3 = int1 + int2 - unbias * (norm_m1_sq + norm_m2_sq)
     mean_bias = 2 * torch.sqrt(norm_m1_sq) * torch.sqrt(norm_m2_sq) / (norm_m1_sq + norm_m2_sq)
 
-    cross = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[z1_i z2_j]
+    cross = cross_c / (std.unsqueeze(-1) * scale_f.unsqueeze(-2)) + (mean_fc / scale_f).unsqueeze(-2) + 1
+    cross = cross * sign  # E[z1_i z2_j]
     qv = unbias * _hyper_product_from_moments(cross, n_comp)
     qm = _hyper_product_from_moments(m1.unsqueeze(-1) * m2.unsqueeze(-2), n_comp)
     safe_term3 = torch.where(term3 == 0, torch.ones_like(term3), term3)

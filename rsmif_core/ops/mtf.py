@@ -203,11 +203,28 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
     ph, pw = padded.shape[-2:]
     kern = kernels.to(device=x.device, dtype=x.dtype)
-    # correlation = convolution with the flipped kernel; linear (not circular) thanks to the padding
-    spec_x = torch.fft.rfft2(padded, s=(ph + k - 1, pw + k - 1))
-    spec_k = torch.fft.rfft2(kern.flip(-1, -2), s=(ph + k - 1, pw + k - 1))
-    full = torch.fft.irfft2(spec_x * spec_k, s=(ph + k - 1, pw + k - 1))
+    # Correlation = convolution with the flipped kernel. A circular convolution of length >= ph only
+    # wraps into the first k-1 outputs, which the slice drops, so any fast length >= ph is exact.
+    size = (_fast_length(ph), _fast_length(pw))
+    spec = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kern.flip(-1, -2), s=size)
+    full = torch.fft.irfft2(spec, s=size)
     return full[..., 2 * pad : 2 * pad + h, 2 * pad : 2 * pad + w]
+
+
+def _fast_length(n: int) -> int:
+    """The smallest 2^a·3^b·5^c >= n (FFT lengths with small prime factors)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p3 = 1
+    while p3 < best:
+        p35 = p3
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 5
+        p3 *= 3
+    return best
 
 
 def mtf_filter(x: Tensor, sensor: GainSpec | None, ratio: int) -> Tensor:
