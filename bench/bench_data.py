@@ -6,8 +6,9 @@
    with one shuffled order. Repeats are interleaved; the median items/s and the ratio to the ceiling
    (measured in the same run) are printed. Target: >= 0.5x with 2 workers. A control dataset of zeros
    read with 2 workers shows what the DataLoader's worker-to-main transfer alone allows on this machine.
-2. Memory: iterate every item of a ~2 GB file and report the peak RSS of the main process (and of the
-   workers, with 2 workers). Target: < 300 MB. The file is made in a temporary folder and deleted.
+2. Memory: in a fresh process, iterate every item of a ~2 GB file and report the peak RSS of the main
+   process (and of the workers, with 2 workers). Target: < 300 MB. The file is made in a temporary folder
+   and deleted. The reader is built from its class: ``create_dataset`` would also load every plugin.
 
     python bench/bench_data.py [--items 1500] [--big-gb 2.0] [--repeats 3]
 """
@@ -30,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rsmif_core import collate, create_dataset
+from rsmif_core.data.pancollection import PanCollection
 
 BANDS, SIZE, RATIO, SCALE = 8, 64, 4, 2047.0
 ITEM_BYTES = (2 * BANDS * SIZE * SIZE + BANDS * (SIZE // RATIO) ** 2 + SIZE * SIZE) * 8
@@ -124,11 +126,12 @@ def random_access(folder: Path, items: int, repeats: int) -> None:
 
 
 class PeakRss:
-    """Samples the RSS of this process and of its children every 20 ms."""
+    """Samples the RSS of this process and the RSS and USS of its children every 200 ms (reading smaps costs CPU)."""
 
     def __init__(self) -> None:
         self.main = 0
         self.children = 0
+        self.children_uss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -136,14 +139,14 @@ class PeakRss:
         me = psutil.Process()
         while not self._stop.is_set():
             self.main = max(self.main, me.memory_info().rss)
-            kids = 0
             for child in me.children(recursive=True):
                 try:
-                    kids = max(kids, child.memory_info().rss)
+                    info = child.memory_full_info()  # USS: pages only this worker holds (RSS counts the parent's too)
+                    self.children = max(self.children, info.rss)
+                    self.children_uss = max(self.children_uss, info.uss)
                 except psutil.Error:
                     pass
-            self.children = max(self.children, kids)
-            time.sleep(0.02)
+            time.sleep(0.2)
 
     def __enter__(self) -> PeakRss:
         self._thread.start()
@@ -164,7 +167,10 @@ def memory(folder: Path, gigabytes: float) -> None:
     writer.join()
     size = path.stat().st_size
     print(f"memory: {items} items, {size / 2**30:.2f} GiB file (written in {time.perf_counter() - start:.0f} s)")
-    ds = create_dataset("pancollection", path=str(path))
+    # the class itself, not create_dataset: loading every plugin (metrics, trainer …) would add ~130 MB
+    # that has nothing to do with reading data
+    ds = PanCollection(path)
+    print(f"  RSS with torch, h5py and the reader loaded: {psutil.Process().memory_info().rss / 2**20:.0f} MB")
     for workers in (0, 2):
         before = psutil.Process().memory_info().rss
         with PeakRss() as peak:
@@ -173,7 +179,8 @@ def memory(folder: Path, gigabytes: float) -> None:
             seen = sum(len(b) for b in loader)
             elapsed = time.perf_counter() - t0
         assert seen == items
-        extra = f", largest worker {peak.children / 2**20:.0f} MB" if workers else ""
+        extra = (f", largest worker RSS {peak.children / 2**20:.0f} MB (its own pages, USS: "
+                 f"{peak.children_uss / 2**20:.0f} MB)" if workers else "")
         print(f"  {workers} workers: read {seen} items ({size / 2**30:.2f} GiB) in {elapsed:.0f} s; "
               f"peak RSS main process {peak.main / 2**20:.0f} MB (before {before / 2**20:.0f} MB){extra}")
     path.unlink()
@@ -188,12 +195,14 @@ def main() -> None:
     parser.add_argument("--skip-random", action="store_true", help="Only the memory part (RSS then starts clean).")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    print(f"RSS after importing torch and rsmif_core: {psutil.Process().memory_info().rss / 2**20:.0f} MB")
     with tempfile.TemporaryDirectory(prefix="rsmif_bench_data_") as tmp:
         if not args.skip_random:
             random_access(Path(tmp), args.items, args.repeats)
         if not args.skip_memory:
-            memory(Path(tmp), args.big_gb)
+            # a fresh process, so the random-access part's arrays and plugins do not count in its RSS
+            child = multiprocessing.get_context("spawn").Process(target=memory, args=(Path(tmp), args.big_gb))
+            child.start()
+            child.join()
 
 
 if __name__ == "__main__":

@@ -88,6 +88,8 @@ def test_unknown_sample_arguments() -> None:
 def test_written_sample_reads_back_through_its_collection(tmp_path: Path, task: str, name: str, first_file: str) -> None:
     result = CliRunner().invoke(cli, ["data", "sample", "--task", task, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    if task == "pansharpening":
+        assert "public domain" in (tmp_path / "LICENSE-landsat7.md").read_text(encoding="utf-8")
     on_disk = create_dataset(name, path=str(tmp_path / first_file))
     in_memory = create_dataset("sample", task=task, split="train")
     assert len(on_disk) == len(in_memory) and on_disk.max_value == in_memory.max_value

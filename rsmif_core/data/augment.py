@@ -1,6 +1,6 @@
 """Random crops, flips and 90° rotations, identical for every array of one item and reproducible.
 
-Each draw comes from ``numpy.random.default_rng((seed, epoch, index))``: the same item of the same epoch
+Each draw comes from ``numpy.random.default_rng((seed, epoch, index, stream))``: the same item of the same epoch
 gets the same crop and orientation whichever worker reads it, in whatever order. Call the dataset's
 ``set_epoch(epoch)`` for new draws each epoch (as with ``DistributedSampler``). The epoch lives in shared
 memory, so the call also reaches the copies of the dataset in persistent DataLoader workers.
@@ -43,8 +43,9 @@ class SharedEpoch:
         return int(self._value.item())
 
 
-def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    return np.random.default_rng((int(seed), int(epoch), int(index)))
+def item_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
+    """The generator of one item's draws; ``stream`` separates independent draws (0 crop, 1 orientation)."""
+    return np.random.default_rng((int(seed), int(epoch), int(index), int(stream)))
 
 
 def choose_window(rng: np.random.Generator | None, low_hw: tuple[int, int], crop: int, ratio: int) -> Window:

@@ -360,9 +360,7 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
     def _orientation(self, index: int) -> Orientation | None:
         if not self.augment:
             return None
-        rng = item_rng(self.seed, self.epoch, index)
-        rng.integers(0, 2**31, size=2)  # the two crop draws come first, so crop and orientation are independent
-        return choose_orientation(rng)
+        return choose_orientation(item_rng(self.seed, self.epoch, index, stream=1))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         raw = self.read_raw(index)

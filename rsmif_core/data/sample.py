@@ -162,7 +162,7 @@ class SampleDataset(Dataset[dict[str, Any]]):
         if not -len(self) <= index < len(self):
             raise IndexError(f"sample {self.task}/{self.split}: index {index} out of range for {len(self)} items")
         index %= len(self)
-        orient = choose_orientation(item_rng(self.seed, self.epoch, index)) if self.augment else None
+        orient = choose_orientation(item_rng(self.seed, self.epoch, index, stream=1)) if self.augment else None
         item: dict[str, Any] = {}
         for key, array in self.arrays.items():
             values = array[index]

@@ -31,7 +31,15 @@ def write_sample(task: str, out: str | Path, scene: str | None = None, seed: int
     out.mkdir(parents=True, exist_ok=True)
     if task == "sar-optical":
         return _write_sen12mscr(data, out)
-    return _write_h5(data, out)
+    written = _write_h5(data, out)
+    if data.scene == "landsat7":  # the attribution travels with the imagery
+        from importlib import resources
+
+        licence = out / "LICENSE-landsat7.md"
+        licence.write_text(resources.files("rsmif_core.data.sample_data").joinpath("LICENSE-landsat7.md").read_text(
+            encoding="utf-8"), encoding="utf-8")
+        written.append(licence)
+    return written
 
 
 def _write_h5(data: SampleSplits, out: Path) -> list[Path]:

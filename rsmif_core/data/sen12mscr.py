@@ -196,8 +196,8 @@ class SEN12MSCR(Dataset[dict[str, Any]]):
         if self.crop is not None:
             win = choose_window(rng, arrays["pan"].shape[-2:], self.crop, 1).low()
             arrays = {k: v[:, win[0], win[1]] for k, v in arrays.items()}
-        if rng is not None:
-            orient = choose_orientation(rng)
+        if self.augment:
+            orient = choose_orientation(item_rng(self.seed, self.epoch, index, stream=1))
             arrays = {k: orient.apply(v) for k, v in arrays.items()}
         item: dict[str, Any] = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items()}
         item["lms"] = item["ms"]
