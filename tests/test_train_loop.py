@@ -114,3 +114,17 @@ def test_existing_run_is_never_overwritten_without_resume(kit: Path, tmp_path: P
     code, out = run(["run", str(cfg)])
     assert code == 2 and "--resume" in out and "nothing was overwritten" in out
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+
+
+def test_early_stop_after_patience_validations_without_a_new_best(kit: Path, tmp_path: Path) -> None:  # noqa: F811
+    # kit_mae falls as the model learns; asking for its maximum makes every later validation "worse"
+    run_dir = tmp_path / "run"
+    cfg = kit_config(run_dir)
+    cfg["trainer"] = {**cfg["trainer"], "max_steps": 6, "val_every": 1, "checkpoint_every": 100, "log_images": False,
+                      "best_metric": "kit_mae", "best_mode": "max", "patience": 2}
+    code, out = run(["run", str(write_config(tmp_path / "cfg.yaml", cfg))])
+    assert code == 0, out
+    assert "early stop" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["step"] == 3 and metrics["best_step"] == 1 and metrics["best_mode"] == "max"
+    assert (run_dir / "checkpoints" / "step_00000003").is_dir() and (run_dir / "model.safetensors").is_file()

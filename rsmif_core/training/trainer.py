@@ -60,6 +60,9 @@ _RESUME_SENSITIVE = ("optim", "schedule", "loss", "model", "trainer.epochs", "tr
                      "data.train")
 
 
+_EARLY_STOP = -1  # _after_step's answer when validation says to stop (not an exit status)
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -304,6 +307,7 @@ class Trainer:
             skip = self.state.batch_in_epoch
             loader = acc.skip_first_batches(self.train_dl, skip) if skip else self.train_dl
             stopped_mid_epoch = False
+            code: int | None = None
             self.model.train()
             for batch in loader:
                 self._train_batch(batch)
@@ -316,14 +320,16 @@ class Trainer:
                     self.state.epoch += 1
                     self.state.batch_in_epoch = 0
                 code = self._after_step(batch, epoch_ended=last_batch_of_epoch)
-                if code is not None:
+                if code is not None and code != _EARLY_STOP:
                     _end_iteration(loader)
                     return code
-                if not self._budget_left():
+                if code == _EARLY_STOP or not self._budget_left():
                     stopped_mid_epoch = not last_batch_of_epoch
                     break
             if stopped_mid_epoch:
                 _end_iteration(loader)
+            if code == _EARLY_STOP:
+                break
         self._check_losses()
         if self.checkpoints.latest() is None or _step_of(self.checkpoints.latest()) != self.state.step:
             self._save_checkpoint()
@@ -358,7 +364,7 @@ class Trainer:
         if validate:
             self._check_losses()
             if self._validate(step, batch):
-                return 0
+                return _EARLY_STOP
         checkpoint = (t.checkpoint_every is not None and step % t.checkpoint_every == 0) or (
             t.checkpoint_every is None and epoch_ended
         )
