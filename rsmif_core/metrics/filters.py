@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-import torch
 from torch import Tensor
 
 
@@ -18,20 +15,17 @@ def gaussian_taps(size: int, sigma: float) -> tuple[float, ...]:
 def separable_valid_filter(x: Tensor, taps: tuple[float, ...]) -> Tensor:
     """Correlate every H×W map with the separable kernel ``taps ⊗ taps``, 'valid' output.
 
-    Done as two products with banded matrices: on CPU in float64 this is several times faster than
-    ``conv2d`` (which has no fast double-precision path) and exact up to rounding.
+    Accumulates shifted slices in place (one pass per tap and axis): on CPU in float64 and on
+    cache-sized chunks this is several times faster than ``conv2d``, which has no fast double path.
     """
     h, w = x.shape[-2:]
-    rows = torch.tensor(_band_matrix(h, taps), dtype=x.dtype, device=x.device)
-    cols = torch.tensor(_band_matrix(w, taps), dtype=x.dtype, device=x.device)
-    return torch.matmul(torch.matmul(rows, x), cols.T)
-
-
-@lru_cache(maxsize=32)
-def _band_matrix(n: int, taps: tuple[float, ...]) -> np.ndarray:
     k = len(taps)
-    mat = np.zeros((n - k + 1, n))
-    for i in range(k):
-        mat[np.arange(n - k + 1), np.arange(n - k + 1) + i] = taps[i]
-    mat.setflags(write=False)
-    return mat
+    if h < k or w < k:
+        raise ValueError(f"a {k}-tap window does not fit a {h}×{w} image")
+    rows = x[..., 0 : h - k + 1, :] * taps[0]
+    for i in range(1, k):
+        rows.add_(x[..., i : i + h - k + 1, :], alpha=taps[i])
+    out = rows[..., :, 0 : w - k + 1] * taps[0]
+    for i in range(1, k):
+        out.add_(rows[..., :, i : i + w - k + 1], alpha=taps[i])
+    return out

@@ -42,6 +42,7 @@ from rsmif_core.metrics.checks import (
     cut_border,
     pair,
 )
+from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import gaussian_taps, separable_valid_filter
 from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
@@ -75,6 +76,10 @@ def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return authors.sam(f, r)
+    return over_leading(_sam_toolbox, f, r)
+
+
+def _sam_toolbox(f: Tensor, r: Tensor) -> Tensor:
     dot = (f * r).sum(1)
     den = torch.sqrt((r * r).sum(1) * (f * f).sum(1))
     valid = den > 0
@@ -160,13 +165,18 @@ def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
         return authors.scc(f, r)
     if min(f.shape[-2:]) < 3:
         raise MetricInputError(f"scc: images must be at least 3×3, found {_shape(f)}")
-    gf = _sobel_magnitude(f).flatten(1)
-    gr = _sobel_magnitude(r).flatten(1)
-    nf = torch.sqrt((gf * gf).sum(-1))
-    nr = torch.sqrt((gr * gr).sum(-1))
+    b, c, h, w = f.shape
+
+    def sums(ff: Tensor, rr: Tensor) -> Tensor:  # per map: Σ gf·gr, Σ gf², Σ gr²
+        gf, gr = _sobel_magnitude(ff), _sobel_magnitude(rr)
+        return torch.stack([(gf * gr).sum((-2, -1)), (gf * gf).sum((-2, -1)), (gr * gr).sum((-2, -1))], dim=-1)
+
+    per_map = over_leading(sums, f.reshape(b * c, h, w), r.reshape(b * c, h, w))
+    cross, ef, er = per_map.reshape(b, c, 3).sum(1).unbind(-1)
+    nf, nr = torch.sqrt(ef), torch.sqrt(er)
     den = nf * nr
     both_flat = ((nf == 0) & (nr == 0)).to(den.dtype)
-    return torch.where(den > 0, (gf * gr).sum(-1) / torch.where(den > 0, den, torch.ones_like(den)), both_flat)
+    return torch.where(den > 0, cross / torch.where(den > 0, den, torch.ones_like(den)), both_flat)
 
 
 def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
@@ -200,15 +210,19 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     check_block(f.shape[-2], f.shape[-1], win, "ssim")
     b, c = f.shape[:2]
     taps = gaussian_taps(win, 1.5)
-    x, y = r, f
-    mx, my = separable_valid_filter(x, taps), separable_valid_filter(y, taps)
-    vx = separable_valid_filter(x * x, taps) - mx * mx
-    vy = separable_valid_filter(y * y, taps) - my * my
-    vxy = separable_valid_filter(x * y, taps) - mx * my
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return smap.mean(dim=(-2, -1)).reshape(b, c).mean(-1)
+
+    def per_map(x: Tensor, y: Tensor) -> Tensor:
+        mx, my = separable_valid_filter(x, taps), separable_valid_filter(y, taps)
+        vx = separable_valid_filter(x * x, taps) - mx * mx
+        vy = separable_valid_filter(y * y, taps) - my * my
+        vxy = separable_valid_filter(x * y, taps) - mx * my
+        smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        return smap.mean(dim=(-2, -1))
+
+    h, w = f.shape[-2:]
+    return over_leading(per_map, r.reshape(b * c, h, w), f.reshape(b * c, h, w)).reshape(b, c).mean(-1)
 
 
 def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rsmif_core.metrics.chunks import over_leading
+
 EPS = float(np.finfo(np.float64).eps)  # MATLAB eps
 
 
@@ -168,4 +170,4 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
 def q2n_value(reference: Tensor, fused: Tensor, block_size: int = 32, shift: int = 32,
               quantise: bool = True) -> Tensor:
     """Q2n per image (B,): the mean over blocks of the block moduli."""
-    return q2n_blocks(reference, fused, block_size, shift, quantise).mean(-1)
+    return over_leading(lambda r, f: q2n_blocks(r, f, block_size, shift, quantise).mean(-1), reference, fused)

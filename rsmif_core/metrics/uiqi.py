@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rsmif_core.metrics.chunks import over_leading
+
 
 def _box_sum(x: Tensor, k: int) -> Tensor:
     """Sum over every k×k window ('valid', stride 1) through an integral image: O(1) per window."""
@@ -33,6 +35,12 @@ def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_s
 
 def q_sliding(x: Tensor, y: Tensor, block_size: int) -> Tensor:
     """``img_qi(x_c, y_c, block_size)`` averaged over its 'valid' stride-1 map, per band -> B×C (toolbox ``Q.m``)."""
+    b, c, h, w = x.shape
+    flat = over_leading(lambda u, v: _q_sliding_maps(u, v, block_size), x.reshape(b * c, h, w), y.reshape(b * c, h, w))
+    return flat.reshape(b, c)
+
+
+def _q_sliding_maps(x: Tensor, y: Tensor, block_size: int) -> Tensor:
     n = float(block_size * block_size)
     sx = _box_sum(x, block_size)
     sy = _box_sum(y, block_size)
@@ -58,6 +66,10 @@ def q_blocks(x: Tensor, y: Tensor, block_size: int) -> Tensor:
 
     Central moments are computed two-pass (mean first), which is more accurate than raw sums.
     """
+    return over_leading(lambda u, v: _q_blocks(u, v, block_size), x, y)
+
+
+def _q_blocks(x: Tensor, y: Tensor, block_size: int) -> Tensor:
     bx = _blocks(x, block_size)
     by = _blocks(y, block_size)
     mx = bx.mean(-1)
@@ -74,6 +86,10 @@ def q_blocks_pairwise(x: Tensor, block_size: int) -> Tensor:
 
     One centred Gram matrix per block (a batched matrix product) instead of one pass per band pair.
     """
+    return over_leading(lambda u: _q_blocks_pairwise(u, block_size), x)
+
+
+def _q_blocks_pairwise(x: Tensor, block_size: int) -> Tensor:
     blocks = _blocks(x, block_size).transpose(1, 2)  # B×nb×C×S²
     mean = blocks.mean(-1)
     centred = blocks - mean.unsqueeze(-1)

@@ -198,6 +198,8 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     c, k = kernels.shape[0], kernels.shape[-1]
     if c != x.shape[1]:
         raise ValueError(f"{c} kernels for an image of {x.shape[1]} bands")
+    if x.shape[0] > 1 and not x.is_cuda:  # one image at a time keeps the FFT buffers in cache on CPU
+        return torch.cat([filter_replicate(x[i : i + 1], kernels) for i in range(x.shape[0])])
     pad = k // 2
     h, w = x.shape[-2:]
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")

@@ -1,0 +1,345 @@
+"""Benchmark: RSMIF's batched torch indices vs a numpy re-statement of the per-image, per-band, per-block
+code the indices are usually computed with (the authors' utils/metrics.py + utils/FS_index port of the
+toolbox, which loop over images, bands, band pairs and Q2n blocks in Python).
+
+The baseline is written here from the toolbox formulas in that loop structure (nothing copied); it
+computes the same toolbox definitions as our default protocol and its values are checked against ours
+before timing. Run as a script (never in the test suite):
+
+    python bench/bench_metrics.py [--images 20] [--repeats 3] [--suite rr|fr|both]
+
+Timings are interleaved (baseline, ours, baseline, ours ...) in one process with
+``torch.set_num_threads(2)``; the ratio is median(baseline) / median(ours) measured in the same run.
+Issue targets: RR suite (20 × 256×256×8) >= 20×, FR suite (20 scenes, PAN 512) >= 10×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from rsmif_core.metrics import functional as fn
+from rsmif_core.ops.interp import imresize_matrix, interp23tap_matrix
+from rsmif_core.ops.mtf import mtf_kernels
+
+# ----------------------------------------------------------------------------- numpy baseline (H×W×C)
+
+
+def np_sam(ref: np.ndarray, fus: np.ndarray) -> float:
+    dot = np.sum(ref * fus, axis=2)
+    den = np.sqrt(np.sum(ref * ref, axis=2) * np.sum(fus * fus, axis=2))
+    keep = den > 0
+    return float(np.mean(np.arccos(np.clip(dot[keep] / den[keep], -1, 1))) * 180 / np.pi)
+
+
+def np_ergas(ref: np.ndarray, fus: np.ndarray, ratio: int = 4) -> float:
+    acc = 0.0
+    for c in range(ref.shape[2]):
+        acc += np.mean((ref[:, :, c] - fus[:, :, c]) ** 2) / np.mean(ref[:, :, c]) ** 2
+    return 100 / ratio * math.sqrt(acc / ref.shape[2])
+
+
+def np_img_qi(a: np.ndarray, b: np.ndarray, bs: int) -> float:
+    n = bs * bs
+    box = lambda t: ndimage.uniform_filter(t, bs, mode="constant")[bs // 2 : bs // 2 + t.shape[0] - bs + 1,  # noqa: E731
+                                                                    bs // 2 : bs // 2 + t.shape[1] - bs + 1] * n
+    s1, s2, s11, s22, s12 = box(a), box(b), box(a * a), box(b * b), box(a * b)
+    prod = s1 * s2
+    sq = s1 * s1 + s2 * s2
+    num = 4 * (n * s12 - prod) * prod
+    den1 = n * (s11 + s22) - sq
+    den = den1 * sq
+    q = np.ones_like(den)
+    idx = (den1 == 0) & (sq != 0)
+    q[idx] = 2 * prod[idx] / sq[idx]
+    idx = den != 0
+    q[idx] = num[idx] / den[idx]
+    return float(np.mean(q))
+
+
+def np_q(ref: np.ndarray, fus: np.ndarray, bs: int = 32) -> float:
+    return float(np.mean([np_img_qi(ref[:, :, c], fus[:, :, c], bs) for c in range(ref.shape[2])]))
+
+
+def _onion_mult(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cayley-Dickson product along the last axis (onion_mult / onion_mult2D)."""
+    n = a.shape[-1]
+    if n == 1:
+        return a * b
+
+    def cj(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([v[..., :1], -v[..., 1:]], axis=-1)
+
+    h = n // 2
+    p, q, r, s = a[..., :h], cj(a[..., h:]), b[..., :h], cj(b[..., h:])
+    if n == 2:
+        return np.concatenate([p * r - s * q, p * s + r * q], axis=-1)
+    return np.concatenate([_onion_mult(p, r) - _onion_mult(s, cj(q)), _onion_mult(cj(p), s) + _onion_mult(r, q)], axis=-1)
+
+
+def _onions_quality(d1: np.ndarray, d2: np.ndarray, size: int) -> np.ndarray:
+    d1 = d1.astype(np.float64)
+    d2 = d2.astype(np.float64)
+    d2 = np.concatenate([d2[..., :1], -d2[..., 1:]], axis=-1)
+    nb = d1.shape[2]
+    for i in range(nb):
+        band = d1[..., i]
+        a, c = band.mean(), band.std(ddof=1)
+        c = c if c != 0 else np.finfo(np.float64).eps
+        d1[..., i] = (band - a) / c + 1
+        if a == 0:
+            d2[..., i] = d2[..., i] - a + 1 if i == 0 else -(-d2[..., i] - a + 1)
+        else:
+            d2[..., i] = (d2[..., i] - a) / c + 1 if i == 0 else -(((-d2[..., i] - a) / c) + 1)
+    m1 = np.array([d1[..., i].mean() for i in range(nb)])
+    m2 = np.array([d2[..., i].mean() for i in range(nb)])
+    u = size * size / (size * size - 1)
+    mq1, mq2 = np.sum(m1**2), np.sum(m2**2)
+    int1 = u * np.mean(np.sum(d1**2, axis=2))
+    int2 = u * np.mean(np.sum(d2**2, axis=2))
+    t3 = int1 + int2 - u * (mq1 + mq2)
+    bias = 2 * math.sqrt(mq1) * math.sqrt(mq2) / (mq1 + mq2)
+    if t3 == 0:
+        q = np.zeros(nb)
+        q[-1] = bias
+        return q
+    qu = _onion_mult(d1, d2)
+    qv = np.array([u * qu[..., i].mean() for i in range(nb)])
+    return (qv - u * _onion_mult(m1, m2)) * bias * 2 / t3
+
+
+def np_q2n(ref: np.ndarray, fus: np.ndarray, bs: int = 32, shift: int = 32) -> float:
+    n1, n2, n3 = ref.shape
+    sx, sy = math.ceil(n1 / shift), math.ceil(n2 / shift)
+    e1, e2 = (sx - 1) * shift + bs - n1, (sy - 1) * shift + bs - n2
+    if e1 > 0 or e2 > 0:
+        ref = np.pad(ref, ((0, e1), (0, e2), (0, 0)), mode="symmetric")
+        fus = np.pad(fus, ((0, e1), (0, e2), (0, 0)), mode="symmetric")
+    ref = np.clip(np.floor(ref + 0.5), 0, 65535)
+    fus = np.clip(np.floor(fus + 0.5), 0, 65535)
+    full = 1 << math.ceil(math.log2(n3))
+    if full != n3:
+        pad = np.zeros(ref.shape[:2] + (full - n3,))
+        ref, fus = np.concatenate([ref, pad], axis=2), np.concatenate([fus, pad], axis=2)
+    vals = np.zeros((sx, sy, full))
+    for j in range(sx):
+        for i in range(sy):
+            blk = (slice(j * shift, j * shift + bs), slice(i * shift, i * shift + bs))
+            vals[j, i] = _onions_quality(ref[blk], fus[blk], bs)
+    return float(np.mean(np.sqrt(np.sum(vals**2, axis=2))))
+
+
+def np_scc(ref: np.ndarray, fus: np.ndarray) -> float:
+    sob = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
+
+    def grad(img: np.ndarray) -> np.ndarray:
+        out = np.zeros((img.shape[0] - 2, img.shape[1] - 2, img.shape[2]))
+        for c in range(img.shape[2]):
+            inner = img[1:-1, 1:-1, c]
+            gy = ndimage.correlate(inner, sob, mode="constant")
+            gx = ndimage.correlate(inner, sob.T, mode="constant")
+            out[:, :, c] = np.sqrt(gy**2 + gx**2)
+        return out
+
+    gf, gr = grad(fus), grad(ref)
+    return float(np.sum(gf * gr) / np.sqrt(np.sum(gf**2)) / np.sqrt(np.sum(gr**2)))
+
+
+def np_psnr(ref: np.ndarray, fus: np.ndarray, dr: float) -> float:
+    return float(np.mean([10 * np.log10(dr**2 / np.mean((ref[:, :, c] - fus[:, :, c]) ** 2)) for c in range(ref.shape[2])]))
+
+
+def np_ssim(ref: np.ndarray, fus: np.ndarray, dr: float) -> float:
+    t = np.arange(11) - 5.0
+    g = np.exp(-(t * t) / (2 * 1.5**2))
+    g /= g.sum()
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        y = ndimage.correlate1d(ndimage.correlate1d(x, g, axis=0), g, axis=1)
+        return y[5:-5, 5:-5]
+
+    out = []
+    for c in range(ref.shape[2]):
+        x, y = ref[:, :, c], fus[:, :, c]
+        mx, my = blur(x), blur(y)
+        vx, vy, vxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+        c1, c2 = (0.01 * dr) ** 2, (0.03 * dr) ** 2
+        out.append(np.mean((2 * mx * my + c1) * (2 * vxy + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))))
+    return float(np.mean(out))
+
+
+def np_rmse(ref: np.ndarray, fus: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((ref - fus) ** 2)))
+
+
+def np_cc(ref: np.ndarray, fus: np.ndarray) -> float:
+    return float(np.mean([np.corrcoef(ref[:, :, c].ravel(), fus[:, :, c].ravel())[0, 1] for c in range(ref.shape[2])]))
+
+
+def np_rase(ref: np.ndarray, fus: np.ndarray) -> float:
+    mse = [np.mean((ref[:, :, c] - fus[:, :, c]) ** 2) for c in range(ref.shape[2])]
+    return float(100 / np.mean(ref) * np.sqrt(np.mean(mse)))
+
+
+def np_rr_suite(refs: np.ndarray, fuss: np.ndarray) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc", "rase")}
+    for ref, fus in zip(refs, fuss):
+        out["q2n"].append(np_q2n(ref, fus))
+        out["q_index"].append(np_q(ref, fus))
+        out["sam"].append(np_sam(ref, fus))
+        out["ergas"].append(np_ergas(ref, fus))
+        out["scc"].append(np_scc(ref, fus))
+        out["psnr"].append(np_psnr(ref / 2047, fus / 2047, 1.0))
+        out["ssim"].append(np_ssim(ref / 2047, fus / 2047, 1.0))
+        out["rmse"].append(np_rmse(ref / 2047, fus / 2047))
+        out["cc"].append(np_cc(ref, fus))
+        out["rase"].append(np_rase(ref, fus))
+    return out
+
+
+def _uqi(x: np.ndarray, y: np.ndarray) -> float:
+    mx, my = x.mean(), y.mean()
+    c = np.cov(x.ravel(), y.ravel())
+    return float(4 * c[0, 1] * mx * my / (c[0, 0] + c[1, 1]) / (mx**2 + my**2))
+
+
+def _blockwise_q(a: np.ndarray, b: np.ndarray, s: int) -> float:
+    vals = [_uqi(a[i : i + s, j : j + s], b[i : i + s, j : j + s])
+            for i in range(0, a.shape[0], s) for j in range(0, a.shape[1], s)]
+    return float(np.mean(vals))
+
+
+def np_fr_suite(fuss: np.ndarray, pans: np.ndarray, mss: np.ndarray, lmss: np.ndarray, sensor: str,
+                ratio: int = 4, s: int = 32) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in ("d_lambda_k", "d_s", "hqnr", "d_lambda", "qnr")}
+    kernels = mtf_kernels(sensor, ratio, fuss.shape[3])
+    for fus, pan, lms in zip(fuss, pans, lmss):
+        nb = fus.shape[2]
+        low = np.stack([ndimage.correlate(fus[:, :, c], kernels[c], mode="nearest") for c in range(nb)], axis=2)
+        dlk = 1 - np_q2n(lms, low, s, s)
+        h, w = pan.shape
+        rows = imresize_matrix(h, h // ratio, 1 / ratio)
+        cols = imresize_matrix(w, w // ratio, 1 / ratio)
+        pan_lr = rows @ pan @ cols.T
+        pan_lp = interp23tap_matrix(h // ratio, ratio) @ pan_lr @ interp23tap_matrix(w // ratio, ratio).T
+        ds = float(np.mean([abs(_blockwise_q(fus[:, :, c], pan, s) - _blockwise_q(lms[:, :, c], pan_lp, s)) for c in range(nb)]))
+        dl = 0.0
+        for i in range(nb - 1):
+            for j in range(i + 1, nb):
+                dl += abs(_blockwise_q(fus[:, :, i], fus[:, :, j], s) - _blockwise_q(lms[:, :, i], lms[:, :, j], s))
+        dl /= nb * (nb - 1) / 2
+        out["d_lambda_k"].append(dlk)
+        out["d_s"].append(ds)
+        out["hqnr"].append((1 - dlk) * (1 - ds))
+        out["d_lambda"].append(dl)
+        out["qnr"].append((1 - dl) * (1 - ds))
+    return out
+
+
+# ----------------------------------------------------------------------------- ours (batched torch)
+
+
+def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {
+        "q2n": fn.q2n(fus, ref), "q_index": fn.q_index(fus, ref), "sam": fn.sam(fus, ref), "ergas": fn.ergas(fus, ref, 4),
+        "scc": fn.scc(fus, ref), "psnr": fn.psnr(fus / 2047, ref / 2047, 1.0), "ssim": fn.ssim(fus / 2047, ref / 2047, 1.0),
+        "rmse": fn.rmse(fus / 2047, ref / 2047), "cc": fn.cc(fus, ref), "rase": fn.rase(fus, ref),
+    }
+
+
+def torch_fr_suite(fus: torch.Tensor, pan: torch.Tensor, ms: torch.Tensor, lms: torch.Tensor,
+                   sensor: str) -> dict[str, torch.Tensor]:
+    dlk = fn.d_lambda_k(fus, ms, 4, sensor, lms=lms)
+    ds = fn.d_s(fus, pan, ms, 4, lms=lms)
+    dl = fn.d_lambda(fus, ms, lms=lms)
+    return {"d_lambda_k": dlk, "d_s": ds, "hqnr": (1 - dlk) * (1 - ds), "d_lambda": dl, "qnr": (1 - dl) * (1 - ds)}
+
+
+# ----------------------------------------------------------------------------- data and timing
+
+
+def _smooth(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=(0, sigma, sigma, 0))
+    return field / field.std()
+
+
+def rr_data(n: int, size: int, bands: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    gt = np.clip(np.round(800 + 250 * _smooth(rng, (n, size, size, bands), 3.0)), 0, 2047)
+    fused = np.clip(ndimage.gaussian_filter(gt, (0, 1, 1, 0)) + rng.normal(0, 8, gt.shape), 0, 2047)
+    return gt, fused
+
+
+def fr_data(n: int, size: int, bands: int, seed: int = 1) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    hr = 800 + 250 * _smooth(rng, (n, size, size, bands), 4.0)
+    pan = np.round(hr.mean(axis=3) + rng.normal(0, 3, (n, size, size)))
+    ms = np.round(hr[:, 2::4, 2::4, :])
+    lms = np.stack([(interp23tap_matrix(size // 4, 4) @ ms[i].transpose(2, 0, 1) @ interp23tap_matrix(size // 4, 4).T)
+                    .transpose(1, 2, 0) for i in range(n)])
+    fused = np.clip(lms + (hr - ndimage.gaussian_filter(hr, (0, 2, 2, 0))) + rng.normal(0, 4, hr.shape), 0, 2047)
+    return fused, pan, ms, lms
+
+
+def _nchw(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+
+
+def _check(name: str, base: dict[str, list[float]], ours: dict[str, torch.Tensor], tol: float) -> None:
+    for k, vals in base.items():
+        err = float(np.max(np.abs(np.asarray(vals) - ours[k].numpy())))
+        status = "ok" if err <= tol else "MISMATCH"
+        print(f"  {name} {k:10s} max |baseline - ours| = {err:.2e} {status}")
+
+
+def _time(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def run(name: str, base_call: Callable[[], object], ours_call: Callable[[], object], repeats: int, target: float) -> None:
+    ours_call()  # warm-up (kernel caches, allocator)
+    tb, to = [], []
+    for _ in range(repeats):
+        tb.append(_time(base_call))
+        to.append(_time(ours_call))
+    ratio = statistics.median(tb) / statistics.median(to)
+    verdict = "meets" if ratio >= target else "MISSES"
+    print(f"{name}: baseline {statistics.median(tb):.2f} s, ours {statistics.median(to):.2f} s -> {ratio:.1f}x "
+          f"({verdict} the {target:.0f}x target; runs: baseline {[round(t, 2) for t in tb]}, ours {[round(t, 2) for t in to]})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--suite", choices=["rr", "fr", "both"], default="both")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, images {args.images}")
+    if args.suite in ("rr", "both"):
+        gt, fused = rr_data(args.images, 256, 8)
+        tgt, tfus = _nchw(gt), _nchw(fused)
+        _check("RR", np_rr_suite(gt[:2], fused[:2]), torch_rr_suite(tgt[:2], tfus[:2]), 1e-9)
+        run(f"RR suite ({args.images} x 256x256x8: q2n q_index sam ergas scc psnr ssim rmse cc rase)",
+            lambda: np_rr_suite(gt, fused), lambda: torch_rr_suite(tgt, tfus), args.repeats, 20)
+    if args.suite in ("fr", "both"):
+        fused, pan, ms, lms = fr_data(args.images, 512, 8)
+        tf, tp, tm, tl = _nchw(fused), torch.from_numpy(pan)[:, None], _nchw(ms), _nchw(lms)
+        _check("FR", np_fr_suite(fused[:1], pan[:1], ms[:1], lms[:1], "WV3"),
+               torch_fr_suite(tf[:1], tp[:1], tm[:1], tl[:1], "WV3"), 1e-9)
+        run(f"FR suite ({args.images} scenes, PAN 512, 8 bands: d_lambda_k d_s hqnr d_lambda qnr)",
+            lambda: np_fr_suite(fused, pan, ms, lms, "WV3"), lambda: torch_fr_suite(tf, tp, tm, tl, "WV3"),
+            args.repeats, 10)
+
+
+if __name__ == "__main__":
+    main()
