@@ -117,7 +117,7 @@ def test_ms_hs_maps_ramsf_swapped_names(tmp_path: Path) -> None:
     arrays = fusion_arrays(n=2, bands=31, size=16, ratio=4, guide=3, scale=1.0)
     path = write_h5(tmp_path / "test_cave(with_up)x4_rgb.h5", arrays, MSHS_KEYS)
     ds = create_dataset("ms-hs", path=str(path))
-    assert (ds.task, ds.sensor, ds.spectral_bands, ds.guide_bands, ds.ratio) == ("ms-hs", "cave", 31, 3, 4)
+    assert (ds.task, ds.sensor, ds.scene, ds.spectral_bands, ds.guide_bands, ds.ratio) == ("ms-hs", "none", "cave", 31, 3, 4)
     item = ds[0]
     np.testing.assert_allclose(item["ms"].numpy(), arrays["ms"][0], rtol=1e-6)  # LRHSI: the low-resolution one
     np.testing.assert_allclose(item["lms"].numpy(), arrays["lms"][0], rtol=1e-6)  # HSI_up: the upsampled one

@@ -148,3 +148,10 @@ def test_info_on_real_files_and_a_sen12mscr_tree(tmp_path: Path, shared: Path) -
     runner.invoke(cli, ["data", "sample", "--task", "sar-optical", "--out", str(tmp_path)])
     tree = runner.invoke(cli, ["data", "info", str(tmp_path)])
     assert tree.exit_code == 0 and "sen12mscr" in tree.output and "train_patches: 135" in tree.output
+
+
+def test_every_sample_sensor_is_known_to_the_metrics_mtf_table() -> None:
+    from rsmif_core.ops.mtf import canonical_sensor
+
+    for task in EXPECTED:
+        canonical_sensor(create_dataset("sample", task=task, split="test_fr").sensor)

@@ -43,7 +43,9 @@ class MSHSCollection(DetectedScaleMixin, H5FusionDataset):
 
     def _configure(self, f: h5py.File) -> None:
         stem = self.path.stem.lower()
-        self.sensor = self._sensor_arg or ("cave" if "cave" in stem else "harvard" if "harvard" in stem else "none")
+        self.scene = "cave" if "cave" in stem else "harvard" if "harvard" in stem else None
+        # ``sensor`` selects MTF filters in the metrics, which know no HSI cameras: 'none' = generic filters
+        self.sensor = self._sensor_arg or "none"
         self._choose_scale(f)
 
     def _compute_lms(self, ms: np.ndarray) -> np.ndarray:

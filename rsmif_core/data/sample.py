@@ -89,7 +89,7 @@ def _synthetic_splits(task: str, bands: int, ratio: int, seed: int) -> SampleSpl
         cloudy = np.clip(scene["s2_cloudy"], 0, 10000) / 10000.0
         clear = np.clip(scene["s2"], 0, 10000) / 10000.0
         reduced = {"gt": clear, "ms": cloudy, "lms": cloudy, "pan": s1}
-        sensor, max_value, ratio = "sentinel2", 10000.0, 1
+        sensor, max_value, ratio = "none", 10000.0, 1  # 'none': the metrics' MTF table has no Sentinel-2
     else:
         guide = "rgb" if task == "ms-hs" else "pan"
         scene = synthetic.fusion_scene(SYNTHETIC_SIZE, bands, guide, ratio, seed)

@@ -73,7 +73,9 @@ class SEN12MSCR(Dataset[dict[str, Any]]):
     """
 
     task = "sar-optical"
-    sensor = "sentinel2"
+    # ``sensor`` selects MTF filters in the metrics (which have no Sentinel entry): 'none' = generic
+    sensor = "none"
+    platform = "sentinel-1 + sentinel-2"
     ratio = 1
     spectral_bands = S2_BANDS
     guide_bands = S1_BANDS
