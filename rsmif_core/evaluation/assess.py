@@ -16,7 +16,7 @@ from rsmif_core.evaluation.report import summary_table, write_csv, write_json
 from rsmif_core.evaluation.runner import EvalResult, ItemBatch, collate_with_extras, evaluate, summarize
 from rsmif_core.evaluation.scoring import MetricSet
 from rsmif_core.evaluation.weights import load_into, resolve_weights
-from rsmif_core.training.builders import build_dataset, build_model_for, use_cpu
+from rsmif_core.training.builders import build_dataset, build_model_for, fresh_accelerator_state, use_cpu
 from rsmif_core.training.errors import TrainingError
 
 Kind = Literal["rr", "fr"]
@@ -74,6 +74,7 @@ def run_test(
     if accelerator is None:
         from accelerate import Accelerator
 
+        fresh_accelerator_state()
         accelerator = Accelerator(cpu=use_cpu(cfg.trainer.cpu), mixed_precision=cfg.trainer.mixed_precision)
     loader = DataLoader(
         dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers, collate_fn=collate_with_extras

@@ -48,3 +48,16 @@ def use_cpu(configured: bool) -> bool:
     accelerator = getattr(torch, "accelerator", None)
     has_device = torch.cuda.is_available() or bool(accelerator is not None and accelerator.is_available())
     return launched and not has_device
+
+
+def fresh_accelerator_state() -> None:
+    """Let a second run in the same interpreter choose its own precision (Accelerate keeps one global state).
+
+    Only the per-run part is reset; the process group (``PartialState``) of a distributed launch stays.
+    """
+    from accelerate.state import AcceleratorState, GradientState
+
+    for state in (AcceleratorState, GradientState):
+        reset = getattr(state, "_reset_state", None)
+        if callable(reset):
+            reset()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -25,7 +24,7 @@ class TrainProgress:
         self.is_main = is_main
         self.log_every = log_every
         self.console = console or Console()
-        self.use_bar = enabled and is_main and sys.stdout.isatty()
+        self.use_bar = enabled and is_main and self.console.is_terminal
         self._bar: Progress | None = None
         self._task: Any = None
         self._t0 = time.perf_counter()

@@ -31,7 +31,7 @@ from rsmif_core.config.schema import RunConfig
 from rsmif_core.evaluation.runner import ItemBatch, evaluate
 from rsmif_core.evaluation.scoring import MetricSet
 from rsmif_core.factory import create_loss
-from rsmif_core.training.builders import build_dataset, build_model_for, use_cpu
+from rsmif_core.training.builders import build_dataset, build_model_for, fresh_accelerator_state, use_cpu
 from rsmif_core.training.checkpoints import (
     CheckpointManager,
     latest_checkpoint,
@@ -104,7 +104,7 @@ class Trainer:
             )
         if t.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        _forget_previous_run_settings()
+        fresh_accelerator_state()
         self.accelerator = Accelerator(
             cpu=use_cpu(t.cpu),
             mixed_precision=t.mixed_precision,
@@ -493,19 +493,6 @@ class Trainer:
         previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         previous.update(payload)
         path.write_text(json.dumps(previous, indent=2), encoding="utf-8")
-
-
-def _forget_previous_run_settings() -> None:
-    """Let a second run in the same interpreter choose its own precision (Accelerate keeps one global state).
-
-    Only the per-run part is reset; the process group (``PartialState``) of a distributed launch stays.
-    """
-    from accelerate.state import AcceleratorState, GradientState
-
-    for state in (AcceleratorState, GradientState):
-        reset = getattr(state, "_reset_state", None)
-        if callable(reset):
-            reset()
 
 
 def _step_of(path: Path | None) -> int | None:
