@@ -57,6 +57,9 @@ def test_landsat_mat_scene_to_pancollection_files(tmp_path: Path, landsat: tuple
     np.testing.assert_array_equal(gt0, held_out)
     full = create_dataset("pancollection", path=str(report.files["test_fr"]))
     assert not full.has_reference and full[0]["pan"].shape == (1, 64, 64)
+    tile = full[0]  # the full-resolution lms is interpolated from the tile's own MS, as the toolbox's FR examples
+    own = interp23tap(tile["ms"][None].double(), 2)[0].float()
+    torch.testing.assert_close(tile["lms"], own, rtol=1e-5, atol=1e-6)
     batch = collate([train[0], train[1]])
     assert batch.gt is not None and float(batch.gt.max()) <= 1.0
 

@@ -23,7 +23,7 @@ from rsmif_core.data import synthetic
 from rsmif_core.data.augment import SharedEpoch, choose_orientation, item_rng
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.h5 import upsample_lms
-from rsmif_core.data.wald import full_resolution, reduce_resolution, tiles
+from rsmif_core.data.wald import full_resolution_tiles, reduce_resolution, tiles
 from rsmif_core.types import TASKS
 
 SPLITS = ("train", "val", "test", "test_fr")
@@ -74,10 +74,9 @@ def _landsat_splits() -> SampleSplits:
     ratio, max_value = 2, 255.0
     reduced = reduce_resolution(pan.astype(np.float64), ms.astype(np.float64), "none", ratio)
     splits = _cut(reduced, ratio)
-    full = full_resolution(pan.astype(np.float64), ms.astype(np.float64), ratio)
     h = reduced["pan"].shape[-2]
     size = TEST_TILE * ratio
-    splits["test_fr"] = tiles(full, size, size, ratio, rows=((h - TEST_TILE) * ratio, h * ratio))
+    splits["test_fr"] = full_resolution_tiles(pan, ms, ratio, size, ((h - TEST_TILE) * ratio, h * ratio))
     return SampleSplits("pansharpening", "landsat7", "none", ratio, max_value,
                         {k: _scaled(v, max_value) for k, v in splits.items()})
 

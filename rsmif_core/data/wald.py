@@ -96,6 +96,18 @@ def full_resolution(pan: np.ndarray, ms: np.ndarray, ratio: int) -> dict[str, np
     return {"ms": ms, "lms": upsample_lms(ms, ratio), "pan": np.asarray(pan, dtype=np.float64)}
 
 
+def full_resolution_tiles(pan: np.ndarray, ms: np.ndarray, ratio: int, size: int, rows: tuple[int, int]
+                          ) -> dict[str, np.ndarray]:
+    """Full-resolution test tiles (guide ``size``, guide ``rows``), each tile's ``lms`` interpolated from that
+    tile's MS alone, as the toolbox's full-resolution examples are: the scene-wide ``lms`` of a large scene
+    would need ratio² times the MS memory."""
+    cut = tiles({"ms": np.asarray(ms, dtype=np.float64), "pan": np.asarray(pan, dtype=np.float64)}, size, size,
+                ratio, rows=rows)
+    lms = [upsample_lms(m, ratio) for m in cut["ms"]]
+    cut["lms"] = np.stack(lms) if lms else np.empty((0, ms.shape[0], 0, 0))
+    return cut
+
+
 def align_scene(pan: np.ndarray, ms: np.ndarray, ratio: int, multiple: int) -> tuple[np.ndarray, np.ndarray]:
     """Crop MS to a multiple of ``multiple`` MS pixels and PAN to exactly ``ratio`` times that."""
     h = min(ms.shape[1], pan.shape[1] // ratio) // multiple * multiple
@@ -200,7 +212,6 @@ def simulate(
         if max_value is None:
             raise DataError(None, f"no known radiometric scale for sensor {sensor!r}: pass max_value")
     reduced = reduce_resolution(pan, ms, sensor, ratio, pan_method=pan_method, mtf_gains=mtf_gains)
-    full = full_resolution(pan, ms, ratio)
 
     h = reduced["pan"].shape[-2]  # reduced scene rows (guide grid) = MS rows
     test_rows = int(round(h * test_fraction)) // ratio * ratio
@@ -220,7 +231,7 @@ def simulate(
     rr = tiles(reduced, rr_size, rr_size, ratio, rows=(train_rows, h))
     fr_rows = (train_rows * ratio, h * ratio)
     fr_tile = min(fr_size, test_rows * ratio, w * ratio) // ratio * ratio
-    fr = tiles(full, fr_tile, fr_tile, ratio, rows=fr_rows)
+    fr = full_resolution_tiles(pan, ms, ratio, fr_tile, fr_rows)
 
     out = Path(out)
     attrs = {"sensor": sensor, "ratio": ratio, "max_value": float(max_value), "source": source,
