@@ -111,3 +111,19 @@ def test_q2n_any_band_count_and_size() -> None:
         value = fn.q2n(fused, gt)
         assert value.shape == (2,) and torch.isfinite(value).all() and (value <= 1 + 1e-12).all()
         assert fn.q2n(gt, gt).allclose(torch.ones(2, dtype=torch.float64))
+
+
+def test_hypercomplex_table_matches_the_toolbox_recursion() -> None:
+    from rsmif_core.metrics.q2n import product_table, product_table_by_recursion
+
+    for n in (1, 2, 4, 8, 16, 32):
+        target, sign = product_table(n)
+        ref_target, ref_sign = product_table_by_recursion(n)
+        assert (target == ref_target).all() and (sign == ref_sign).all()
+
+
+def test_q2n_on_hyperspectral_band_counts() -> None:
+    gt = _img(1, 102, 32, 32).round()
+    fused = gt + 15 * torch.randn(gt.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    value = fn.q2n(fused, gt)
+    assert torch.isfinite(value).all() and 0 < value.item() < 1
