@@ -71,9 +71,10 @@ class AWF(nn.Module):
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         unique = self.unique(a - b)
         complementary = self.complementary(torch.cat([a, b], dim=1))
-        logits = self.weights(unique + complementary)
-        w = logits.view(logits.shape[0], 2, self.channels, 1, 1).softmax(dim=1)
-        return w[:, 0] * unique + w[:, 1] * complementary
+        logits = self.weights(unique + complementary).view(-1, 2, self.channels, 1, 1)
+        # softmax over the two parts == sigmoid of the logit difference; lerp fuses the weighted sum
+        w_unique = torch.sigmoid(logits[:, 0] - logits[:, 1])
+        return torch.lerp(complementary, unique, w_unique)
 
 
 def low_pass(x: Tensor, size: int = 3) -> Tensor:
