@@ -48,26 +48,34 @@ def test_position_grid_matches_linspace():
     assert torch.allclose(grid[0, 1, :, 2], torch.linspace(-1, 1, 3))
 
 
+@pytest.mark.parametrize("impl", ["shifts", "views"])
 @pytest.mark.parametrize("shape", [(2, 9, 12, 10), (1, 6, 4, 5)])
-def test_attention_matches_unfolded(shape):
+def test_attention_matches_unfolded(shape, impl):
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(shape, generator=g) for _ in range(3))
     heads = 3
     pe = torch.randn(1, shape[1] // heads, *shape[2:], generator=g)
-    ours = local_window_attention(q, k, v, heads, 7, position=pe)
+    ours = local_window_attention(q, k, v, heads, 7, position=pe, impl=impl)
     ref = unfolded_attention(q, k, v, heads, 7, pe)
     assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 
-def test_attention_gradients_match_unfolded():
+@pytest.mark.parametrize("impl", ["shifts", "views"])
+def test_attention_gradients_match_unfolded(impl):
     g = torch.Generator().manual_seed(1)
     tensors = [torch.randn(2, 9, 8, 9, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
     pe = torch.randn(1, 3, 8, 9, generator=g, dtype=torch.float64, requires_grad=True)
     grad_out = torch.randn(2, 9, 8, 9, generator=g, dtype=torch.float64)
-    ours = torch.autograd.grad(local_window_attention(*tensors, 3, 7, position=pe), [*tensors, pe], grad_out)
+    ours = torch.autograd.grad(local_window_attention(*tensors, 3, 7, position=pe, impl=impl), [*tensors, pe], grad_out)
     ref = torch.autograd.grad(unfolded_attention(*tensors, 3, 7, pe), [*tensors, pe], grad_out)
     for a, b in zip(ours, ref):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_attention_gradcheck_shifts():
+    g = torch.Generator().manual_seed(4)
+    args = [torch.randn(1, 4, 4, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    assert torch.autograd.gradcheck(lambda q, k, v: local_window_attention(q, k, v, 2, 3, impl="shifts"), args)
 
 
 def test_attention_rejects_bad_input():
@@ -77,6 +85,8 @@ def test_attention_rejects_bad_input():
     y = torch.zeros(1, 8, 8, 8)
     with pytest.raises(ValueError, match="heads"):
         local_window_attention(y, y, y, 3, 7)
+    with pytest.raises(ValueError, match="impl"):
+        local_window_attention(y, y, y, 2, 7, impl="fast")
 
 
 @pytest.mark.parametrize("padding", [1, 0])

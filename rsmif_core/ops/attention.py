@@ -6,9 +6,10 @@ positional map, plus the broadcast sums between them) and every dynamic 3×3 con
 unfolded input *and* an attention map repeated over all input channels; autograd then keeps all of
 these copies alive until the backward pass. Here:
 
-* :func:`local_window_attention` reads the 49 window positions through a strided *view*
-  (``Tensor.unfold`` on the padded keys/values: no copy), so autograd keeps only q, the padded k and v
-  and the softmax probabilities; its backward is the native ``unfold_backward``.
+* :func:`local_window_attention` visits the 49 window positions as shifted slices of the padded keys /
+  values (a multiply-accumulate per offset, hand-written backward) or, on CUDA, as strided views
+  (``Tensor.unfold``, no copy); either way only q, the padded k and v and the softmax probabilities
+  are kept for backward.
   The relative positional term is folded into the keys once (``k − pe``) instead of unfolding the
   positional map, and the ``q·pe(p)`` term, identical for all 49 positions of a window, is left out:
   softmax is invariant to it, so the result is the same up to float rounding.
@@ -59,6 +60,7 @@ def local_window_attention(
     kernel: int = 7,
     position: Tensor | None = None,
     scale: float | None = None,
+    impl: str = "auto",
 ) -> Tensor:
     """Softmax self-attention of every pixel over its ``kernel``×``kernel`` neighbourhood, per head.
 
@@ -75,6 +77,11 @@ def local_window_attention(
     exactly ACmix's attention path (without its ``rate1`` factor). Differences from the authors' code:
     the windows are strided views, not unfolded copies, and ``scale·q·pe(p)`` (constant over δ) is
     dropped because softmax ignores it; results agree to float rounding (≈1e-6 relative).
+
+    ``impl``: "shifts" (one multiply-accumulate per window offset on shifted slices, hand-written
+    backward; the default on CPU), "views" (the windows as strided views, a few large kernels; the
+    default on CUDA) or "auto". Both keep only q, the padded k, v and the B·heads×K²×H×W probabilities
+    for backward, against the authors' unfolded copies of k, v, pe and their broadcast sums.
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         _check_4d(name, t)
@@ -99,12 +106,79 @@ def local_window_attention(
             raise ValueError(f"local_window_attention: position must be 1×{d}×{h}×{w}, found {tuple(position.shape)}")
         kh = kh - position
     padding = (pad, pad, pad, pad)
-    k_win = F.pad(kh, padding, mode="reflect").unfold(2, kernel, 1).unfold(3, kernel, 1)  # n,d,h,w,K,K (view)
-    v_win = F.pad(v.reshape(n, d, h, w), padding, mode="reflect").unfold(2, kernel, 1).unfold(3, kernel, 1)
-    logits = (qh[..., None, None] * k_win).sum(1)  # n,h,w,K,K
-    probs = logits.flatten(-2).softmax(-1).view(n, 1, h, w, kernel, kernel)
-    out = (probs * v_win).sum((-2, -1))
+    k_pad = F.pad(kh, padding, mode="reflect")
+    v_pad = F.pad(v.reshape(n, d, h, w), padding, mode="reflect")
+    if impl == "auto":
+        impl = "views" if q.is_cuda else "shifts"
+    if impl == "shifts":
+        out = _ShiftedWindowAttention.apply(qh, k_pad, v_pad, kernel)
+    elif impl == "views":
+        out = _window_attention_views(qh, k_pad, v_pad, kernel)
+    else:
+        raise ValueError(f"local_window_attention: impl must be 'auto', 'shifts' or 'views', found {impl!r}")
     return out.reshape(b, c, h, w)
+
+
+def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
+    """Windows as strided views (no copy); a few large kernels (good where launches are costly, e.g. CUDA).
+    The broadcast products are transient; autograd keeps q, the padded k, v and the probabilities."""
+    n, d, h, w = q.shape
+    k_win = k_pad.unfold(2, kernel, 1).unfold(3, kernel, 1).permute(0, 1, 4, 5, 2, 3)  # n,d,K,K,h,w (view)
+    v_win = v_pad.unfold(2, kernel, 1).unfold(3, kernel, 1).permute(0, 1, 4, 5, 2, 3)
+    logits = (q[:, :, None, None] * k_win).sum(1).reshape(n, kernel * kernel, h, w)
+    probs = logits.softmax(1).view(n, 1, kernel, kernel, h, w)
+    return (probs * v_win).sum((2, 3))
+
+
+class _ShiftedWindowAttention(torch.autograd.Function):
+    """One multiply-accumulate per window offset on shifted slices of the padded k / v (no unfolded copy,
+    no 49× temporaries); saves q, padded k, v and the probabilities; hand-written backward.
+    Fastest on CPU, where each offset's slice stays in cache."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
+        n, d, h, w = q.shape
+        logits = q.new_empty(kernel * kernel, n, h, w)
+        for t in range(kernel * kernel):
+            dy, dx = divmod(t, kernel)
+            torch.sum(q * k_pad[:, :, dy:dy + h, dx:dx + w], 1, out=logits[t])
+        probs = torch.softmax(logits, 0)
+        del logits
+        out = torch.zeros_like(q)
+        for t in range(kernel * kernel):
+            dy, dx = divmod(t, kernel)
+            out.addcmul_(probs[t].unsqueeze(1), v_pad[:, :, dy:dy + h, dx:dx + w])
+        ctx.save_for_backward(q, k_pad, v_pad, probs)
+        ctx.kernel = kernel  # type: ignore[attr-defined]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        q, k_pad, v_pad, probs = ctx.saved_tensors  # type: ignore[attr-defined]
+        kernel: int = ctx.kernel  # type: ignore[attr-defined]
+        need_q, need_k, need_v = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
+        n, d, h, w = q.shape
+        grad_out = grad_out.contiguous()
+        grad_probs = torch.empty_like(probs)
+        grad_v = torch.zeros_like(v_pad) if need_v else None
+        for t in range(kernel * kernel):
+            dy, dx = divmod(t, kernel)
+            torch.sum(grad_out * v_pad[:, :, dy:dy + h, dx:dx + w], 1, out=grad_probs[t])
+            if grad_v is not None:
+                grad_v[:, :, dy:dy + h, dx:dx + w].addcmul_(probs[t].unsqueeze(1), grad_out)
+        grad_logits = torch._softmax_backward_data(grad_probs, probs, 0, probs.dtype)
+        del grad_probs
+        grad_q = torch.zeros_like(q) if need_q else None
+        grad_k = torch.zeros_like(k_pad) if need_k else None
+        for t in range(kernel * kernel):
+            dy, dx = divmod(t, kernel)
+            g_t = grad_logits[t].unsqueeze(1)
+            if grad_q is not None:
+                grad_q.addcmul_(g_t, k_pad[:, :, dy:dy + h, dx:dx + w])
+            if grad_k is not None:
+                grad_k[:, :, dy:dy + h, dx:dx + w].addcmul_(g_t, q)
+        return grad_q, grad_k, grad_v, None
 
 
 class _DynamicConv(torch.autograd.Function):
