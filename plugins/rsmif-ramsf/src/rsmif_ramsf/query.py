@@ -54,7 +54,7 @@ from rsmif_ramsf.blocks import MLP
 
 NEIGHBOURS = 4  # 2 per axis
 # Work block: about this many (query point × neighbour) rows of hidden activations at a time.
-ROWS_PER_BLOCK = 4096
+ROWS_PER_BLOCK = 16384
 
 
 def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -89,6 +89,12 @@ class AxisPlan:
         start = self.starts[p] + k + self.step * q0
         return slice(start, start + self.step * (q1 - q0 - 1) + 1, self.step)
 
+    @property
+    def phase_stride(self) -> int | None:
+        """``d`` when ``starts[p] = starts[0] + d·p`` (always for one or two phases), else None."""
+        d = self.starts[1] - self.starts[0] if self.period > 1 else 0
+        return d if all(s == self.starts[0] + d * p for p, s in enumerate(self.starts)) else None
+
 
 def axis_plan(n_cells: int, n_query: int) -> AxisPlan:
     if n_cells < 1 or n_query < 1:
@@ -101,58 +107,68 @@ def axis_plan(n_cells: int, n_query: int) -> AxisPlan:
 
 @dataclass(frozen=True)
 class QueryPlan:
+    """Both axes' plans and the batch size; work blocks are ranges of ``q`` along the row axis."""
+
     rows: AxisPlan
     cols: AxisPlan
     batch: int
-    width: int  # first hidden layer width (per-row floats of the largest activation)
 
-    def blocks(self) -> Iterator[tuple[int, int, int, int]]:
-        """(row phase, col phase, q0, q1): work blocks covering every query point once."""
-        per_q = NEIGHBOURS * self.cols.count * self.batch
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        """(q0, q1) row ranges of about :data:`ROWS_PER_BLOCK` MLP rows, covering every query point once."""
+        per_q = self.rows.period * self.cols.n_query * self.batch * NEIGHBOURS
         step = max(1, ROWS_PER_BLOCK // per_q)
+        for q0 in range(0, self.rows.count, step):
+            yield q0, min(q0 + step, self.rows.count)
+
+    def phase_view(self, t: Tensor) -> Tensor:
+        """Ho×Wo×B×D as q_r×P_r×q_c×P_c×B×D (query position ``i = P·q + p`` on both axes), a view."""
+        return t.view(self.rows.count, self.rows.period, self.cols.count, self.cols.period, *t.shape[2:])
+
+    def neighbour_view(self, cells: Tensor, q0: int, q1: int) -> Tensor | None:
+        """All neighbour reads of rows q0..q1 as one overlapping strided view q×P_r×q_c×P_c×B×2×2×D, if affine."""
+        dr, dc = self.rows.phase_stride, self.cols.phase_stride
+        if dr is None or dc is None:
+            return None
+        s_r, s_c, s_b, s_d = cells.stride()
+        size = (q1 - q0, self.rows.period, self.cols.count, self.cols.period, cells.shape[2], 2, 2, cells.shape[3])
+        stride = (self.rows.step * s_r, dr * s_r, self.cols.step * s_c, dc * s_c, s_b, s_r, s_c, s_d)
+        offset = (self.rows.starts[0] + self.rows.step * q0) * s_r + self.cols.starts[0] * s_c
+        return cells.as_strided(size, stride, cells.storage_offset() + offset)
+
+    def neighbours(self, q0: int, q1: int) -> Iterator[tuple[int, int, int, tuple[slice, slice]]]:
+        """For every row phase, col phase and neighbour k: the (row, col) slices of the padded cells read."""
         for pr in range(self.rows.period):
             for pc in range(self.cols.period):
-                for q0 in range(0, self.rows.count, step):
-                    yield pr, pc, q0, min(q0 + step, self.rows.count)
+                for kr in (0, 1):
+                    for kc in (0, 1):
+                        cells = (self.rows.cell_slice(pr, kr, q0, q1), self.cols.cell_slice(pc, kc, 0, self.cols.count))
+                        yield pr, pc, 2 * kr + kc, cells
 
 
 @dataclass
 class _Block:
-    activations: list[Tensor]  # post-ReLU activations of every hidden layer, 4 × rows × cols × B × width
-    weights: Tensor  # softmax ensemble weights, 4 × rows × cols × B
-    mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × cols × B × width
+    activations: list[Tensor]  # post-ReLU activations of every hidden layer, rows × 4 × width
+    weights: Tensor  # softmax ensemble weights, rows × 4
+    mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × width
 
 
-def _cell_views(cells: Tensor, plan: QueryPlan, pr: int, pc: int, q0: int, q1: int) -> list[Tensor]:
-    return [
-        cells[plan.rows.cell_slice(pr, kr, q0, q1), plan.cols.cell_slice(pc, kc, 0, plan.cols.count)]
-        for kr in (0, 1)
-        for kc in (0, 1)
-    ]
-
-
-def _point_slices(plan: QueryPlan, pr: int, pc: int, q0: int, q1: int) -> tuple[slice, slice]:
-    return plan.rows.query_slice(pr, q0, q1), plan.cols.query_slice(pc, 0, plan.cols.count)
-
-
-def _forward_block(
-    cells: Tensor, point: Tensor, plan: QueryPlan, block: tuple[int, int, int, int], layers: Sequence[tuple[Tensor, Tensor]]
-) -> _Block:
-    pr, pc, q0, q1 = block
-    rs, cs = _point_slices(plan, pr, pc, q0, q1)
-    pt = point[rs, cs]
-    pre = torch.empty((NEIGHBOURS, *pt.shape), dtype=pt.dtype, device=pt.device)
-    for k, view in enumerate(_cell_views(cells, plan, pr, pc, q0, q1)):
-        torch.add(view, pt, out=pre[k])
-    hidden = pre.relu_()
+def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
+    pt = plan.phase_view(point)[q0:q1]  # q×P_r×q_c×P_c×B×D
+    reads = plan.neighbour_view(cells, q0, q1)
+    if reads is not None:  # one strided add reads every neighbour
+        pre = torch.add(reads, pt[..., None, None, :])
+    else:
+        pre = torch.empty((*pt.shape[:-1], NEIGHBOURS, pt.shape[-1]), dtype=pt.dtype, device=pt.device)
+        for pr, pc, k, where in plan.neighbours(q0, q1):
+            torch.add(cells[where], pt[:, pr, :, pc], out=pre[:, pr, :, pc, :, k])
+    hidden = pre.reshape(-1, NEIGHBOURS, pre.shape[-1]).relu_()
     activations = [hidden]
     for weight, bias in layers[:-1]:
         hidden = F.linear(hidden, weight, bias).relu_()
         activations.append(hidden)
     weight, bias = layers[-1]
-    logits = F.linear(hidden, weight[-1:], bias[-1:]).squeeze(-1)
-    weights = logits.softmax(dim=0)
-    mixed = torch.einsum("k...d,k...->...d", hidden, weights)
+    weights = F.linear(hidden, weight[-1:], bias[-1:]).squeeze(-1).softmax(dim=-1)
+    mixed = torch.matmul(weights.unsqueeze(-2), hidden).squeeze(-2)
     return _Block(activations, weights, mixed)
 
 
@@ -160,8 +176,8 @@ class _NeighbourMLP(torch.autograd.Function):
     """MLP over the four neighbours of every query point + softmax ensemble, in blocks, recomputed in backward.
 
     Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included),
-    ``point`` Ho×Wo×B×D (per-point part, bias included), then (weight, bias) of every later Linear.
-    Output: Ho×Wo×B×(out − 1).
+    ``point`` Ho×Wo×B×D (per-point part, bias included), the plan, then (weight, bias) of every later
+    Linear layer. Output: Ho×Wo×B×(out − 1).
     """
 
     @staticmethod
@@ -170,10 +186,10 @@ class _NeighbourMLP(torch.autograd.Function):
         weight, bias = layers[-1]
         ho, wo, b, _ = point.shape
         out = point.new_empty(ho, wo, b, weight.shape[0] - 1)
-        for block in plan.blocks():
-            result = _forward_block(cells, point, plan, block, layers)
-            rs, cs = _point_slices(plan, *block)
-            out[rs, cs] = F.linear(result.mixed, weight[:-1], bias[:-1])
+        out_rows = out.view(plan.rows.count, -1)
+        for q0, q1 in plan.blocks():
+            result = _forward_block(cells, point, plan, q0, q1, layers)
+            torch.addmm(bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
         ctx.plan = plan
         ctx.save_for_backward(cells, point, *params)
         return out
@@ -186,35 +202,36 @@ class _NeighbourMLP(torch.autograd.Function):
         layers = list(zip(params[0::2], params[1::2]))
         grad_cells = torch.zeros_like(cells)
         grad_point = torch.empty_like(point)
+        grad_point_phases = plan.phase_view(grad_point)
         grad_params = [torch.zeros_like(p) for p in params]
         weight, _ = layers[-1]
-        w_out, w_logit = weight[:-1], weight[-1:]
+        w_out, w_logit = weight[:-1], weight[-1]
         g_w_last, g_b_last = grad_params[-2], grad_params[-1]
-        for block in plan.blocks():
-            result = _forward_block(cells, point, plan, block, layers)
-            rs, cs = _point_slices(plan, *block)
-            g_y = grad_out[rs, cs]
-            width = result.mixed.shape[-1]
-            g_w_last[:-1].addmm_(g_y.reshape(-1, g_y.shape[-1]).T, result.mixed.reshape(-1, width))
-            g_b_last[:-1] += g_y.sum(dim=(0, 1, 2))
-            g_mixed = torch.matmul(g_y, w_out)  # rows × cols × B × width
+        grad_rows = grad_out.contiguous().view(plan.rows.count, -1)
+        g_b_last[:-1] = grad_out.sum(dim=(0, 1, 2))
+        for q0, q1 in plan.blocks():
+            result = _forward_block(cells, point, plan, q0, q1, layers)
+            g_y = grad_rows[q0:q1].view(-1, grad_out.shape[-1])  # rows × C
+            g_w_last[:-1].addmm_(g_y.T, result.mixed)
+            g_mixed = g_y @ w_out  # rows × width
             last = result.activations[-1]
-            g_weights = torch.einsum("k...d,...d->k...", last, g_mixed)
-            g_logits = result.weights * (g_weights - (result.weights * g_weights).sum(dim=0, keepdim=True))
-            g_w_last[-1:].addmm_(g_logits.reshape(1, -1), last.reshape(-1, width))
+            g_weights = torch.matmul(last, g_mixed.unsqueeze(-1)).squeeze(-1)  # rows × 4
+            g_logits = result.weights * (g_weights - (result.weights * g_weights).sum(dim=-1, keepdim=True))
+            g_w_last[-1:].addmm_(g_logits.view(1, -1), last.view(-1, last.shape[-1]))
             g_b_last[-1:] += g_logits.sum()
-            g_hidden = result.weights.unsqueeze(-1) * g_mixed + g_logits.unsqueeze(-1) * w_logit[0]
+            g_hidden = torch.addcmul(result.weights.unsqueeze(-1) * g_mixed.unsqueeze(-2), g_logits.unsqueeze(-1), w_logit)
             for index in range(len(layers) - 2, -1, -1):
-                act_out, act_in = result.activations[index + 1], result.activations[index]
-                g_z = g_hidden.masked_fill_(act_out <= 0, 0)
-                w_l, _ = layers[index]
-                grad_params[2 * index].addmm_(g_z.reshape(-1, g_z.shape[-1]).T, act_in.reshape(-1, act_in.shape[-1]))
-                grad_params[2 * index + 1] += g_z.reshape(-1, g_z.shape[-1]).sum(dim=0)
-                g_hidden = torch.matmul(g_z, w_l)
-            g_pre = g_hidden.masked_fill_(result.activations[0] <= 0, 0)
-            grad_point[rs, cs] = g_pre.sum(dim=0)
-            for k, view in enumerate(_cell_views(grad_cells, plan, *block)):
-                view += g_pre[k]
+                act_in = result.activations[index]
+                g_z = torch.ops.aten.threshold_backward(g_hidden, result.activations[index + 1], 0)
+                g_z2 = g_z.view(-1, g_z.shape[-1])
+                grad_params[2 * index].addmm_(g_z2.T, act_in.view(-1, act_in.shape[-1]))
+                grad_params[2 * index + 1] += g_z2.sum(dim=0)
+                g_hidden = g_z @ layers[index][0]
+            g_pre = torch.ops.aten.threshold_backward(g_hidden, result.activations[0], 0)
+            g_pre = g_pre.view(*grad_point_phases[q0:q1].shape[:-1], NEIGHBOURS, g_pre.shape[-1])
+            torch.sum(g_pre, dim=-2, out=grad_point_phases[q0:q1])
+            for pr, pc, k, where in plan.neighbours(q0, q1):
+                grad_cells[where] += g_pre[:, pr, :, pc, :, k]
         return (grad_cells, grad_point, None, *grad_params)
 
 
@@ -244,7 +261,7 @@ def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
     point_row = torch.outer(cell_centres(ho, device, dtype) * h, w_rel[:, 0])
     point_col = torch.outer(cell_centres(wo, device, dtype) * w, w_rel[:, 1])
     point = F.linear(guide.permute(2, 3, 0, 1), w_guide, first.bias) + point_row[:, None, None, :] + point_col[None, :, None, :]
-    plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b, first.out_features)
+    plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
     out = _NeighbourMLP.apply(cells, point, plan, *params)
     return out.permute(2, 3, 0, 1)
