@@ -91,6 +91,7 @@ def test_sensor_option_overrides_the_batch_and_unknown_sensor_lists_known_ones()
     assert not torch.allclose(qb.compute(), wv4.compute())
     with pytest.raises(ValueError, match="known sensors: WV3"):
         create_metric("hqnr", sensor="sentinel-2")
+    create_metric("sam", sensor="sentinel-2")  # indices without MTF filters ignore the sensor
 
 
 def test_reference_metric_on_full_resolution_batch_says_what_to_use() -> None:

@@ -74,6 +74,7 @@ class QualityMetric(Metric):
     is_differentiable = False
     full_state_update = False
     index_name: ClassVar[str] = ""
+    uses_sensor: ClassVar[bool] = False  # only the MTF-based indices check the sensor name
 
     values: list[Tensor]
 
@@ -81,7 +82,7 @@ class QualityMetric(Metric):
                  protocol: str = "toolbox", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         check_protocol(protocol)
-        if sensor is not None:
+        if sensor is not None and self.uses_sensor:
             canonical_sensor(sensor)  # fail early, listing the known sensors
         self.sensor = sensor
         self.border = int(border)
@@ -325,6 +326,7 @@ class DLambdaK(_Full):
 
     index_name = "d_lambda_k"
     higher_is_better = False
+    uses_sensor = True
 
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         quantise = _quantisable(m, self.index_name)
@@ -336,6 +338,7 @@ class HQNR(_Full):
     """Hybrid QNR = (1 − D_λ^K)(1 − D_s), the 2021 benchmark's default full-resolution index."""
 
     index_name = "hqnr"
+    uses_sensor = True
 
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         quantise = _quantisable(m, self.index_name)
