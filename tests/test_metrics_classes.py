@@ -18,7 +18,7 @@ FR = ("d_lambda", "d_s", "qnr", "d_lambda_k", "hqnr")
 LOWER_IS_BETTER = {"sam", "ergas", "rmse", "rase", "d_lambda", "d_s", "d_lambda_k"}
 
 
-def _batch(seed: int, batch_size: int = 2, size: int = 64, bands: int = 4, gt: bool = True) -> Batch:
+def _batch(seed: int, batch_size: int = 2, size: int = 32, bands: int = 4, gt: bool = True) -> Batch:
     """A smooth 11-bit-like scene in [0, 1] (max_value 2047) with a noisy fused estimate kept apart."""
     g = torch.Generator().manual_seed(seed)
     base = torch.nn.functional.avg_pool2d(torch.rand(batch_size, bands, size + 6, size + 6, generator=g), 7, stride=1)
