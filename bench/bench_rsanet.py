@@ -31,9 +31,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from rsmif_rsanet import RSANet
 
 from rsmif_core import Batch, BatchMeta
-from rsmif_rsanet import RSANet
 
 SPECTRAL, GUIDE, RATIO = 8, 1, 4
 
