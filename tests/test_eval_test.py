@@ -124,3 +124,14 @@ def test_authors_pth_state_dict_loads_weights_only(trained: tuple[Path, Path], t
     ours = json.loads((run_dir / "test_rr" / "per_image.json").read_text())["summary"]["kit_mae"]["mean"]
     theirs = json.loads((tmp_path / "a" / "per_image.json").read_text())["summary"]["kit_mae"]["mean"]
     assert theirs == pytest.approx(ours)
+
+
+def test_a_checkpoint_folder_can_be_tested(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    cfg, run_dir = trained
+    folder = run_dir / "checkpoints" / "step_00000002"
+    code, out = run(["test", str(cfg), "--checkpoint", str(folder), "--out", str(tmp_path / "c")])
+    assert code == 0, out
+    final = json.loads((run_dir / "test_rr" / "per_image.json").read_text())["summary"]["kit_mae"]["mean"]
+    from_folder = json.loads((tmp_path / "c" / "per_image.json").read_text())
+    assert from_folder["weights"].endswith("step_00000002/model.safetensors")
+    assert from_folder["summary"]["kit_mae"]["mean"] == pytest.approx(final)  # step 2 is the final step
