@@ -102,9 +102,13 @@ def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return authors.ergas(f, r, ratio)
-    mse = ((r - f) ** 2).mean(dim=(-2, -1))
-    mean_r = r.mean(dim=(-2, -1))
-    return 100.0 / ratio * torch.sqrt((mse / mean_r**2).mean(-1))
+
+    def per_image(f: Tensor, r: Tensor) -> Tensor:
+        mse = ((r - f) ** 2).mean(dim=(-2, -1))
+        mean_r = r.mean(dim=(-2, -1))
+        return 100.0 / ratio * torch.sqrt((mse / mean_r**2).mean(-1))
+
+    return over_leading(per_image, f, r)
 
 
 def q_index(fused: Tensor, reference: Tensor, block_size: int = 32, *, border: int = 0, clip: ClipSpec = None,
@@ -186,8 +190,12 @@ def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     if data_range <= 0:
         raise MetricInputError(f"psnr: data_range must be positive, found {data_range}")
     f, r = _prepare(fused, reference, border, clip, protocol)
-    mse = ((r - f) ** 2).mean(dim=(-2, -1))
-    return (10 * torch.log10(data_range**2 / mse)).mean(-1)
+
+    def per_image(f: Tensor, r: Tensor) -> Tensor:
+        mse = ((r - f) ** 2).mean(dim=(-2, -1))
+        return (10 * torch.log10(data_range**2 / mse)).mean(-1)
+
+    return over_leading(per_image, f, r)
 
 
 def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
@@ -234,7 +242,7 @@ def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return authors.rmse(f, r)
-    return torch.sqrt(((r - f) ** 2).mean(dim=(1, 2, 3)))
+    return over_leading(lambda f, r: torch.sqrt(((r - f) ** 2).mean(dim=(1, 2, 3))), f, r)
 
 
 def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -242,7 +250,7 @@ def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = No
     """Cross-correlation: Pearson correlation of every band over its pixels, mean over bands (``CC_numpy``;
     the same under both protocols)."""
     f, r = _prepare(fused, reference, border, clip, protocol)
-    return authors.pearson_per_band(f, r).mean(-1)
+    return over_leading(lambda f, r: authors.pearson_per_band(f, r).mean(-1), f, r)
 
 
 def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -253,8 +261,12 @@ def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     hard-coded for 4/8 bands); ``protocol="authors"`` gives the same value.
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
-    mse = ((r - f) ** 2).mean(dim=(-2, -1))
-    return 100.0 / r.mean(dim=(1, 2, 3)) * torch.sqrt(mse.mean(-1))
+
+    def per_image(f: Tensor, r: Tensor) -> Tensor:
+        mse = ((r - f) ** 2).mean(dim=(-2, -1))
+        return 100.0 / r.mean(dim=(1, 2, 3)) * torch.sqrt(mse.mean(-1))
+
+    return over_leading(per_image, f, r)
 
 
 # ----------------------------------------------------------------------------- full resolution

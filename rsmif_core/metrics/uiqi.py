@@ -26,6 +26,8 @@ def _box_sum(x: Tensor, k: int) -> Tensor:
 def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_sq_sum: Tensor) -> Tensor:
     """img_qi's quality map from N²-scaled moments, with its special cases for zero denominators."""
     denominator = n2_var_sum * n2_mean_sq_sum
+    if bool((denominator != 0).all()):  # the usual case: no flat window, skip the masked branches
+        return 4 * n2_cov * n2_mean_prod / denominator
     safe_den = torch.where(denominator != 0, denominator, torch.ones_like(denominator))
     safe_mean = torch.where(n2_mean_sq_sum != 0, n2_mean_sq_sum, torch.ones_like(n2_mean_sq_sum))
     general = 4 * n2_cov * n2_mean_prod / safe_den
