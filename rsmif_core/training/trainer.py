@@ -264,6 +264,9 @@ class Trainer:
         try:
             with self.stop:
                 exit_code = self._loop()
+        except TrainingError:
+            self.logger.flush()  # keep the curves up to the failure
+            raise
         finally:
             self.progress.stop()
         elapsed = time.perf_counter() - t0
