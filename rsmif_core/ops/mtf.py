@@ -192,25 +192,32 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     """Per-band correlation of B×C×H×W ``x`` with C×k×k ``kernels``, replicate padding, same size.
 
     MATLAB ``imfilter(I, h, 'replicate')``. Computed with FFTs (exact up to rounding; a direct 41×41
-    convolution is ~50× slower on CPU).
+    convolution is ~50× slower on CPU). The kernel spectrum is computed once; on CPU the images are
+    filtered one at a time (the FFT buffers of one image stay in cache).
     """
     _check_image(x)
     c, k = kernels.shape[0], kernels.shape[-1]
     if c != x.shape[1]:
         raise ValueError(f"{c} kernels for an image of {x.shape[1]} bands")
-    if x.shape[0] > 1 and not x.is_cuda:  # one image at a time keeps the FFT buffers in cache on CPU
-        return torch.cat([filter_replicate(x[i : i + 1], kernels) for i in range(x.shape[0])])
     pad = k // 2
     h, w = x.shape[-2:]
-    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    ph, pw = padded.shape[-2:]
-    kern = kernels.to(device=x.device, dtype=x.dtype)
-    # Correlation = convolution with the flipped kernel. A circular convolution of length >= ph only
-    # wraps into the first k-1 outputs, which the slice drops, so any fast length >= ph is exact.
-    size = (_fast_length(ph), _fast_length(pw))
-    spec = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kern.flip(-1, -2), s=size)
-    full = torch.fft.irfft2(spec, s=size)
-    return full[..., 2 * pad : 2 * pad + h, 2 * pad : 2 * pad + w]
+    # Correlation = convolution with the flipped kernel. A circular convolution of length >= the padded
+    # size only wraps into the first k-1 outputs, which the slice drops, so any fast length is exact.
+    size = (_fast_length(h + 2 * pad), _fast_length(w + 2 * pad))
+    kern = kernels.to(device=x.device, dtype=x.dtype).flip(-1, -2)
+    spec_k = torch.fft.rfft2(kern, s=size)
+
+    def one(part: Tensor) -> Tensor:
+        padded = F.pad(part, (pad, pad, pad, pad), mode="replicate")
+        full = torch.fft.irfft2(torch.fft.rfft2(padded, s=size) * spec_k, s=size)
+        return full[..., 2 * pad : 2 * pad + h, 2 * pad : 2 * pad + w]
+
+    if x.is_cuda:
+        return one(x)
+    from rsmif_core.metrics.chunks import single_thread  # per-image FFTs gain little from threads
+
+    with single_thread():
+        return torch.cat([one(x[i : i + 1]) for i in range(x.shape[0])])
 
 
 def _fast_length(n: int) -> int:
