@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
-from test_train_kit import TinyScenes, kit, kit_config, write_config  # noqa: F401  (kit is a fixture)
+from test_train_kit import TinyScenes, kit_config, kit_module, write_config  # noqa: F401  (kit_module is a fixture)
 
 from rsmif_core.cli import cli
 from rsmif_core.evaluation.export import to_radiometric
@@ -22,9 +23,10 @@ def run(args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.fixture
-def trained(kit: Path, tmp_path: Path) -> tuple[Path, Path]:  # noqa: F811
-    """A 2-step run with rr and fr test splits configured; returns (config, run folder)."""
+@pytest.fixture(scope="module")
+def trained(kit_module: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:  # noqa: F811
+    """A 2-step run with rr and fr test splits configured, trained once; returns (config, run folder)."""
+    tmp_path = tmp_path_factory.mktemp("trained")
     run_dir = tmp_path / "run"
     cfg = kit_config(run_dir)
     cfg["trainer"] = {**cfg["trainer"], "max_steps": 2, "log_images": False, "val_every": 100}
@@ -106,7 +108,9 @@ def test_bad_checkpoints_and_splits_are_clear_errors(trained: tuple[Path, Path],
     assert code == 2 and "unreadable safetensors" in out
     code, out = run(["test", str(cfg), "--checkpoint", str(run_dir), "data.test.args.bands=5"])
     assert code == 2 and "checkpoint of another model" in out and "spectral_bands 4 (configured: 5)" in out
-    code, out = run(["test", str(cfg), "--checkpoint", str(run_dir), "model.name=exp"])
+    other = yaml.safe_load(cfg.read_text())
+    other["model"] = {"name": "exp"}
+    code, out = run(["test", str(write_config(tmp_path / "exp.yaml", other)), "--checkpoint", str(run_dir)])
     assert code == 2 and "model 'pnn' (configured: 'exp')" in out
     code, out = run(["test", str(cfg), "--checkpoint", str(run_dir), "data.test.args.reference=false"])
     assert code == 2 and "needs reference images" in out

@@ -189,6 +189,21 @@ def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_plugins()
 
 
+@pytest.fixture(scope="module")
+def kit_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Like :func:`kit`, once for a whole test module (for fixtures that train once and test many times)."""
+    from rsmif_core.plugins.manager import reset_plugins
+
+    root = write_kit_distribution(tmp_path_factory.mktemp("site"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(root))
+        mp.syspath_prepend(str(TESTS_DIR))
+        mp.setenv("RSMIF_LOAD_PLUGINS", "rsmif-trainkit")
+        reset_plugins()
+        yield root
+    reset_plugins()
+
+
 def kit_config(run_dir: Path, **sections: Any) -> dict[str, Any]:
     """A small run config on the kit's data; keyword arguments update sections (dicts merge one level)."""
     cfg: dict[str, Any] = {
