@@ -130,7 +130,7 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
     """
     from pathlib import Path
 
-    from rsmif_core.evaluation.assess import run_test
+    from rsmif_core.evaluation.assess import record_in_run, run_test
     from rsmif_core.training import Trainer, TrainingError
 
     cfg = load_run_config(config, overrides)
@@ -142,10 +142,11 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
         result = trainer.fit()
         if result.exit_code:
             sys.exit(result.exit_code)
-        if cfg.data.test is not None:
-            run_test(cfg, Path(cfg.trainer.output_dir), "rr", accelerator=trainer.accelerator, console=console)
-        if cfg.data.test_fr is not None:
-            run_test(cfg, Path(cfg.trainer.output_dir), "fr", accelerator=trainer.accelerator, console=console)
+        run_dir = Path(cfg.trainer.output_dir)
+        for kind, section in (("rr", cfg.data.test), ("fr", cfg.data.test_fr)):
+            if section is not None:
+                report = run_test(cfg, run_dir, "rr" if kind == "rr" else "fr", accelerator=trainer.accelerator, console=console)
+                record_in_run(run_dir, report, trainer.accelerator.is_main_process)
     except TrainingError as exc:
         fail(exc.message, exc.exit_code)
     finally:

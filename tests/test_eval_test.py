@@ -48,6 +48,8 @@ def test_run_ends_with_rr_and_fr_tables(trained: tuple[Path, Path]) -> None:
         assert report["summary"][metric]["mean"] == pytest.approx(values.mean())
         assert report["summary"][metric]["std"] == pytest.approx(values.std())  # population std, like the papers
         assert report["summary"][metric]["n"] == n
+        recorded = json.loads((run_dir / "metrics.json").read_text())[f"test_{kind}"]["summary"]
+        assert recorded[metric]["mean"] == pytest.approx(values.mean())
 
 
 def test_rr_with_mat_export(trained: tuple[Path, Path], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -119,3 +120,13 @@ def _exporter(save: str, folder: Path) -> Any:
                 )
 
     return write
+
+
+def record_in_run(run_dir: Path, report: TestReport, is_main: bool) -> None:
+    """Add a test phase's mean ± std to the run's ``metrics.json`` (main process only)."""
+    if not is_main:
+        return
+    path = run_dir / "metrics.json"
+    payload = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    payload[f"test_{report.kind}"] = {"summary": report.summary, "rows": str(report.out_dir / "per_image.csv")}
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
