@@ -15,6 +15,15 @@ from rsmif_core.ops.attention import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: on a shared CPU, OpenMP barriers cost more than the work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def unfolded_attention(q, k, v, heads, kernel, pe):
     """The authors' formulation: unfolded copies of k, v and pe, including the q·pe(p) term."""
     b, c, h, w = q.shape
@@ -133,3 +142,18 @@ def test_dynamic_conv_3x3_alias_and_errors():
         dynamic_conv2d(x, torch.rand(1, 4, 5, 5), weight)
     with pytest.raises(ValueError, match="cover"):
         dynamic_conv2d(x, torch.rand(1, 9, 4, 4), weight)
+
+
+def test_autocast_bfloat16_forward_and_backward():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 6, 6, 6, generator=g, requires_grad=True)
+    weight = torch.randn(4, 6, 3, 3, generator=g, requires_grad=True)
+    conv = torch.nn.Conv2d(6, 9, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q = conv(x)  # bfloat16 under autocast
+        taps = local_window_attention(q, q, q, 3, 7, position=torch.zeros(1, 3, 6, 6)).sigmoid()
+        y = dynamic_conv2d(x, taps, weight)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
+    assert weight.grad is not None and weight.grad.dtype == torch.float32

@@ -24,6 +24,9 @@ are differentiable with respect to every tensor argument.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -45,6 +48,24 @@ def position_grid(height: int, width: int, *, device: torch.device | str | None 
     loc_w = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype).expand(height, width)
     loc_h = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype).unsqueeze(1).expand(height, width)
     return torch.stack([loc_w, loc_h]).unsqueeze(0)
+
+
+def _same_dtype(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Cast to one compute dtype: the autocast dtype when autocast is on for the tensors' device, else the
+    promoted dtype. The custom functions below then run with autocast off, so their hand-written
+    backward sees one dtype (the casts themselves are differentiable)."""
+    device_type = tensors[0].device.type
+    dtype: torch.dtype | None = None
+    try:
+        if torch.is_autocast_enabled(device_type):
+            dtype = torch.get_autocast_dtype(device_type)
+    except TypeError:  # torch < 2.4: no device_type argument
+        pass
+    if dtype is None:
+        dtype = tensors[0].dtype
+        for t in tensors[1:]:
+            dtype = torch.promote_types(dtype, t.dtype)
+    return tuple(t if t.dtype == dtype else t.to(dtype) for t in tensors)
 
 
 def _check_4d(name: str, t: Tensor) -> None:
@@ -111,7 +132,9 @@ def local_window_attention(
     if impl == "auto":
         impl = "views" if q.is_cuda else "shifts"
     if impl == "shifts":
-        out = _ShiftedWindowAttention.apply(qh, k_pad, v_pad, kernel)
+        qh, k_pad, v_pad = _same_dtype(qh, k_pad, v_pad)
+        with torch.autocast(q.device.type, enabled=False):
+            out = _ShiftedWindowAttention.apply(qh, k_pad, v_pad, kernel)
     elif impl == "views":
         out = _window_attention_views(qh, k_pad, v_pad, kernel)
     else:
@@ -130,6 +153,26 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
+@contextmanager
+def _one_intra_op_thread() -> Iterator[None]:
+    """Run the per-offset loops on one intra-op thread.
+
+    Each offset's multiply-accumulate is a small, memory-bound op; with several OpenMP threads every one
+    of them (≈350 per attention layer, forward + backward) ends in a thread barrier, which costs more than
+    the op itself and becomes very slow when the CPU is shared (measured on a 2-core machine running
+    other jobs: a training step 20× slower with 2 threads than with 1). Convolutions and matmuls
+    outside these loops keep the caller's thread count."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class _ShiftedWindowAttention(torch.autograd.Function):
     """One multiply-accumulate per window offset on shifted slices of the padded k / v (no unfolded copy,
     no 49× temporaries); saves q, padded k, v and the probabilities; hand-written backward.
@@ -138,16 +181,17 @@ class _ShiftedWindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
         n, d, h, w = q.shape
-        logits = q.new_empty(kernel * kernel, n, h, w)
-        for t in range(kernel * kernel):
-            dy, dx = divmod(t, kernel)
-            torch.sum(q * k_pad[:, :, dy:dy + h, dx:dx + w], 1, out=logits[t])
-        probs = torch.softmax(logits, 0)
-        del logits
-        out = torch.zeros_like(q)
-        for t in range(kernel * kernel):
-            dy, dx = divmod(t, kernel)
-            out.addcmul_(probs[t].unsqueeze(1), v_pad[:, :, dy:dy + h, dx:dx + w])
+        with _one_intra_op_thread():
+            logits = q.new_empty(kernel * kernel, n, h, w)
+            for t in range(kernel * kernel):
+                dy, dx = divmod(t, kernel)
+                torch.sum(q * k_pad[:, :, dy:dy + h, dx:dx + w], 1, out=logits[t])
+            probs = torch.softmax(logits, 0)
+            del logits
+            out = torch.zeros_like(q)
+            for t in range(kernel * kernel):
+                dy, dx = divmod(t, kernel)
+                out.addcmul_(probs[t].unsqueeze(1), v_pad[:, :, dy:dy + h, dx:dx + w])
         ctx.save_for_backward(q, k_pad, v_pad, probs)
         ctx.kernel = kernel  # type: ignore[attr-defined]
         return out
@@ -159,26 +203,27 @@ class _ShiftedWindowAttention(torch.autograd.Function):
         kernel: int = ctx.kernel  # type: ignore[attr-defined]
         need_q, need_k, need_v = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
         n, d, h, w = q.shape
-        grad_out = grad_out.contiguous()
-        grad_probs = torch.empty_like(probs)
-        grad_v = torch.zeros_like(v_pad) if need_v else None
-        for t in range(kernel * kernel):
-            dy, dx = divmod(t, kernel)
-            torch.sum(grad_out * v_pad[:, :, dy:dy + h, dx:dx + w], 1, out=grad_probs[t])
-            if grad_v is not None:
-                grad_v[:, :, dy:dy + h, dx:dx + w].addcmul_(probs[t].unsqueeze(1), grad_out)
-        grad_logits = torch._softmax_backward_data(grad_probs, probs, 0, probs.dtype)
-        del grad_probs
-        grad_q = torch.zeros_like(q) if need_q else None
-        grad_k = torch.zeros_like(k_pad) if need_k else None
-        for t in range(kernel * kernel):
-            dy, dx = divmod(t, kernel)
-            g_t = grad_logits[t].unsqueeze(1)
-            if grad_q is not None:
-                grad_q.addcmul_(g_t, k_pad[:, :, dy:dy + h, dx:dx + w])
-            if grad_k is not None:
-                grad_k[:, :, dy:dy + h, dx:dx + w].addcmul_(g_t, q)
-        return grad_q, grad_k, grad_v, None
+        with _one_intra_op_thread():
+            grad_out = grad_out.contiguous()
+            grad_probs = torch.empty_like(probs)
+            grad_v = torch.zeros_like(v_pad) if need_v else None
+            for t in range(kernel * kernel):
+                dy, dx = divmod(t, kernel)
+                torch.sum(grad_out * v_pad[:, :, dy:dy + h, dx:dx + w], 1, out=grad_probs[t])
+                if grad_v is not None:
+                    grad_v[:, :, dy:dy + h, dx:dx + w].addcmul_(probs[t].unsqueeze(1), grad_out)
+            grad_logits = torch._softmax_backward_data(grad_probs, probs, 0, probs.dtype)
+            del grad_probs
+            grad_q = torch.zeros_like(q) if need_q else None
+            grad_k = torch.zeros_like(k_pad) if need_k else None
+            for t in range(kernel * kernel):
+                dy, dx = divmod(t, kernel)
+                g_t = grad_logits[t].unsqueeze(1)
+                if grad_q is not None:
+                    grad_q.addcmul_(g_t, k_pad[:, :, dy:dy + h, dx:dx + w])
+                if grad_k is not None:
+                    grad_k[:, :, dy:dy + h, dx:dx + w].addcmul_(g_t, q)
+            return grad_q, grad_k, grad_v, None
 
 
 class _DynamicConv(torch.autograd.Function):
@@ -261,7 +306,9 @@ def dynamic_conv2d(x: Tensor, taps: Tensor, weight: Tensor, padding: int | None 
         return y.view(b, m, ho, wo)
     if taps.shape[2:] != (ho, wo):
         raise ValueError(f"dynamic_conv2d: per-pixel taps must cover the {ho}×{wo} output, found {tuple(taps.shape)}")
-    y = _DynamicConv.apply(x, taps.contiguous(), weight, padding)
+    x, taps, weight = _same_dtype(x, taps, weight)
+    with torch.autocast(x.device.type, enabled=False):
+        y = _DynamicConv.apply(x, taps.contiguous(), weight, padding)
     return y.view(b, m, ho, wo)
 
 

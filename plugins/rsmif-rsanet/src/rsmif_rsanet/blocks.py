@@ -27,7 +27,8 @@ class SA(nn.Module):
     output (nor gets a gradient) — true of the authors' network as well; it is kept for weight loading.
     """
 
-    def __init__(self, in_planes: int, out_planes: int, kernel_att: int = 7, heads: int = 3) -> None:
+    def __init__(self, in_planes: int, out_planes: int, kernel_att: int = 7, heads: int = 3,
+                 attention_impl: str = "auto") -> None:
         super().__init__()
         if out_planes % heads:
             raise ValueError(f"SA: out_planes {out_planes} is not divisible by heads {heads}")
@@ -35,6 +36,7 @@ class SA(nn.Module):
         self.out_planes = out_planes
         self.kernel_att = kernel_att
         self.heads = heads
+        self.attention_impl = attention_impl
         self.head_dim = out_planes // heads
         self.rate1 = nn.Parameter(torch.full((1,), 0.5))
         self.conv1 = nn.Conv2d(in_planes, out_planes, 1)
@@ -45,7 +47,8 @@ class SA(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
         pe = self.conv_p(position_grid(h, w, device=x.device, dtype=x.dtype))
-        out = local_window_attention(self.conv1(x), self.conv2(x), self.conv3(x), self.heads, self.kernel_att, position=pe)
+        out = local_window_attention(self.conv1(x), self.conv2(x), self.conv3(x), self.heads, self.kernel_att,
+                                     position=pe, impl=self.attention_impl)
         return self.rate1 * out
 
 
@@ -60,7 +63,7 @@ class RSAM(nn.Module):
     """
 
     def __init__(self, in_planes: int, out_planes: int, kernel_att: int = 7, kernel_conv: int = 3,
-                 heads: int = 3, recursions: int = 4) -> None:
+                 heads: int = 3, recursions: int = 4, attention_impl: str = "auto") -> None:
         super().__init__()
         if recursions < 1:
             raise ValueError(f"RSAM: recursions must be at least 1, found {recursions}")
@@ -72,7 +75,7 @@ class RSAM(nn.Module):
         self.kernel_conv = kernel_conv
         layers: list[nn.Module] = []
         for i in range(recursions):
-            layers.append(SA(in_planes if i == 0 else taps, taps, kernel_att, heads))
+            layers.append(SA(in_planes if i == 0 else taps, taps, kernel_att, heads, attention_impl))
             layers.append(nn.ReLU(inplace=True) if i < recursions - 1 else nn.Sigmoid())
         self.attention1 = nn.Sequential(*layers)
         self.weight = nn.Parameter(torch.empty(out_planes, in_planes, kernel_conv, kernel_conv))
@@ -85,11 +88,12 @@ class RSAM(nn.Module):
 class RSARB(nn.Module):
     """Residual block: RSAM → ReLU → RSAM, plus the input."""
 
-    def __init__(self, planes: int, kernel_att: int = 7, kernel_conv: int = 3, heads: int = 3, recursions: int = 4) -> None:
+    def __init__(self, planes: int, kernel_att: int = 7, kernel_conv: int = 3, heads: int = 3, recursions: int = 4,
+                 attention_impl: str = "auto") -> None:
         super().__init__()
-        self.conv1 = RSAM(planes, planes, kernel_att, kernel_conv, heads, recursions)
+        self.conv1 = RSAM(planes, planes, kernel_att, kernel_conv, heads, recursions, attention_impl)
         self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = RSAM(planes, planes, kernel_att, kernel_conv, heads, recursions)
+        self.conv2 = RSAM(planes, planes, kernel_att, kernel_conv, heads, recursions, attention_impl)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.conv2(self.relu1(self.conv1(x)))

@@ -23,7 +23,9 @@ class RSANet(FusionModel):
     (the 7×7 reflection-padded attention windows need more pixels than the padding).
 
     Hyper-parameters (authors' values as defaults): ``features`` 32, ``blocks`` 3 (named RB1…RBn),
-    ``kernel_att`` 7, ``kernel_conv`` 3, ``heads`` 3 (must divide kernel_conv²), ``recursions`` 4 (SA layers per RSAM).
+    ``kernel_att`` 7, ``kernel_conv`` 3, ``heads`` 3 (must divide kernel_conv²), ``recursions`` 4 (SA layers per RSAM);
+    ``attention_impl`` "auto" / "shifts" / "views" picks how the attention windows are computed (same numbers;
+    see :func:`rsmif_core.ops.attention.local_window_attention`).
     """
 
     authors_unused_keys = (r"\.dep_conv\.(weight|bias)$",)
@@ -39,16 +41,19 @@ class RSANet(FusionModel):
         kernel_conv: int = 3,
         heads: int = 3,
         recursions: int = 4,
+        attention_impl: str = "auto",
         **hyper: Any,
     ) -> None:
         super().__init__(spectral_bands, guide_bands, ratio, features=features, blocks=blocks, kernel_att=kernel_att,
-                         kernel_conv=kernel_conv, heads=heads, recursions=recursions, **hyper)
+                         kernel_conv=kernel_conv, heads=heads, recursions=recursions,
+                         attention_impl=attention_impl, **hyper)
         if hyper:
             raise TypeError(f"RSANet: unknown hyper-parameters {sorted(hyper)}; expected features, blocks, "
-                            "kernel_att, kernel_conv, heads, recursions")
+                            "kernel_att, kernel_conv, heads, recursions, attention_impl")
         if blocks < 0:
             raise ValueError(f"RSANet: blocks must be >= 0, found {blocks}")
-        opts = dict(kernel_att=kernel_att, kernel_conv=kernel_conv, heads=heads, recursions=recursions)
+        opts: dict[str, Any] = dict(kernel_att=kernel_att, kernel_conv=kernel_conv, heads=heads, recursions=recursions,
+                                    attention_impl=attention_impl)
         self.min_size = kernel_att // 2 + 1
         self.num_blocks = blocks
         self.head_conv = nn.Sequential(RSAM(guide_bands + spectral_bands, features, **opts), nn.ReLU(inplace=True))
