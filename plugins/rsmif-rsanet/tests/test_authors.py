@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from click.testing import CliRunner
 from rsmif_rsanet import RSANet
@@ -33,9 +34,10 @@ def test_state_dict_names_and_shapes_equal_the_authors(models_reference):
     assert dropped == unused
 
 
-def test_golden_outputs(models_reference):
+@pytest.mark.parametrize("impl", ["shifts", "views"])
+def test_golden_outputs(models_reference, impl):
     golden, state = _authors_state(models_reference)
-    model = RSANet(8, 1, 4)
+    model = RSANet(8, 1, 4, attention_impl=impl)
     model.load_authors_state_dict(state)  # strict
     pan, lms = golden["in.pan"], golden["in.lms"]
     batch = Batch(pan=pan, ms=torch.nn.functional.avg_pool2d(lms, 4), lms=lms, meta=BatchMeta(ratio=4))
