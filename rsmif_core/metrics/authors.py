@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import separable_valid_filter
 from rsmif_core.metrics.uiqi import q_global_authors
 
@@ -57,19 +58,15 @@ def q_index(fused: Tensor, reference: Tensor) -> Tensor:
 
 def _sobel_spectral(x: Tensor) -> Tensor:
     """``scipy.ndimage.sobel(hwc, mode='constant')`` (axis -1): derivative along the bands, [1 2 1] smoothing in H and W."""
-    deriv = F.pad(x, (0, 0, 0, 0, 1, 1))  # zero band above and below
-    d = deriv[:, 2:] - deriv[:, :-2]
-    smooth = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
-    b, c, h, w = d.shape
-    flat = d.reshape(b * c, 1, h, w)
-    flat = F.conv2d(F.pad(flat, (0, 0, 1, 1)), smooth.view(1, 1, 3, 1))
-    flat = F.conv2d(F.pad(flat, (1, 1, 0, 0)), smooth.view(1, 1, 1, 3))
-    return flat.reshape(b, c, h, w)
+    p = F.pad(x, (1, 1, 1, 1, 1, 1))  # zeros around bands, rows and columns
+    d = p[:, 2:] - p[:, :-2]
+    d = d[..., :-2, :] + 2 * d[..., 1:-1, :] + d[..., 2:, :]
+    return d[..., :-2] + 2 * d[..., 1:-1] + d[..., 2:]
 
 
 def scc(fused: Tensor, reference: Tensor) -> Tensor:
     """``SCC_numpy``: Pearson correlation per band of the spectral-axis Sobel responses, mean over bands."""
-    return pearson_per_band(_sobel_spectral(fused), _sobel_spectral(reference)).mean(-1)
+    return over_leading(lambda f, r: pearson_per_band(_sobel_spectral(f), _sobel_spectral(r)).mean(-1), fused, reference)
 
 
 def rmse(fused: Tensor, reference: Tensor) -> Tensor:
@@ -83,22 +80,25 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float) -> Tensor:
     win = 7
     if min(fused.shape[-2:]) < win:
         raise ValueError(f"ssim (authors): images must be at least {win}×{win}")
-    b, c = fused.shape[:2]
-    x, y = reference, fused
+    b, c, h, w = fused.shape
     box = (1.0 / win,) * win
-
-    def mean(t: Tensor) -> Tensor:  # 'valid' = the region skimage keeps after cropping its border
-        return separable_valid_filter(t, box)
-
-    ux, uy = mean(x), mean(y)
     cov_norm = win * win / (win * win - 1.0)
-    vx = cov_norm * (mean(x * x) - ux * ux)
-    vy = cov_norm * (mean(y * y) - uy * uy)
-    vxy = cov_norm * (mean(x * y) - ux * uy)
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.mean(dim=(-2, -1)).reshape(b, c).mean(-1)
+
+    def per_map(x: Tensor, y: Tensor) -> Tensor:
+        def mean(t: Tensor) -> Tensor:  # 'valid' = the region skimage keeps after cropping its border
+            return separable_valid_filter(t, box)
+
+        ux, uy = mean(x), mean(y)
+        vx = cov_norm * (mean(x * x) - ux * ux)
+        vy = cov_norm * (mean(y * y) - uy * uy)
+        vxy = cov_norm * (mean(x * y) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        return s.mean(dim=(-2, -1))
+
+    maps = over_leading(per_map, reference.reshape(b * c, h, w), fused.reshape(b * c, h, w))
+    return maps.reshape(b, c).mean(-1)
 
 
 def d_lambda(fused: Tensor, lms: Tensor, p: float = 1.0) -> Tensor:
@@ -128,13 +128,10 @@ def _pairwise_global_q(x: Tensor, eps: float = 1e-21) -> Tensor:
 
 def pyr_down(x: Tensor) -> Tensor:
     """OpenCV ``pyrDown``: 5×5 binomial [1 4 6 4 1]²/256 with BORDER_REFLECT_101, keep even rows/columns."""
+    taps = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
     b, c, h, w = x.shape
-    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device) / 16
-    flat = F.pad(x.reshape(b * c, 1, h, w), (2, 2, 2, 2), mode="reflect")
-    flat = F.conv2d(flat, k.view(1, 1, 5, 1))
-    flat = F.conv2d(flat, k.view(1, 1, 1, 5))
-    out = flat[..., ::2, ::2]
-    return out.reshape(b, c, *out.shape[-2:])
+    p = F.pad(x.reshape(b * c, 1, h, w), (2, 2, 2, 2), mode="reflect").reshape(b, c, h + 4, w + 4)
+    return separable_valid_filter(p, taps)[..., ::2, ::2]
 
 
 def d_s(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int, q: float = 1.0) -> Tensor:

@@ -29,8 +29,11 @@ def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CH
     ``func`` must treat the items of the first axis independently. On GPUs one call does it all.
     """
     first = tensors[0]
-    if first.is_cuda or first.shape[0] <= 1:
+    if first.is_cuda:
         return func(*tensors)
+    if first.shape[0] <= 1:
+        with single_thread():
+            return func(*tensors)
     per_item = max(t[0].numel() for t in tensors if t.shape[0] == first.shape[0])
     with single_thread():
         parts = [func(*(t[s] if t.shape[0] == first.shape[0] else t for t in tensors))

@@ -75,7 +75,7 @@ def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
-        return authors.sam(f, r)
+        return over_leading(authors.sam, f, r)
     return over_leading(_sam_toolbox, f, r)
 
 
@@ -101,7 +101,7 @@ def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0
         raise MetricInputError(f"ergas: ratio must be positive, found {ratio}")
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
-        return authors.ergas(f, r, ratio)
+        return over_leading(lambda f, r: authors.ergas(f, r, ratio), f, r)
 
     def per_image(f: Tensor, r: Tensor) -> Tensor:
         mse = ((r - f) ** 2).mean(dim=(-2, -1))
@@ -119,7 +119,7 @@ def q_index(fused: Tensor, reference: Tensor, block_size: int = 32, *, border: i
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
-        return authors.q_index(f, r)
+        return over_leading(authors.q_index, f, r)
     check_block(f.shape[-2], f.shape[-1], block_size, "q_index")
     return q_sliding(r, f, block_size).mean(-1)
 
@@ -241,7 +241,7 @@ def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
-        return authors.rmse(f, r)
+        return over_leading(authors.rmse, f, r)
     return over_leading(lambda f, r: torch.sqrt(((r - f) ** 2).mean(dim=(1, 2, 3))), f, r)
 
 
