@@ -268,6 +268,7 @@ def main() -> None:
         times = time_interleaved(steps, args.repeats)
         for n, ts in times.items():
             results[n][mode] = statistics.median(ts)
+            print(f"  {mode:5s} {n:24s} median {results[n][mode]:.3f} s  runs {[round(t, 3) for t in ts]}", flush=True)
         del steps
     if not args.no_memory:
         for n in cands:
@@ -276,6 +277,7 @@ def main() -> None:
                 if mem is not None:
                     results[n][f"{mode}_peak"] = mem["peak_mib"]
                     results[n][f"{mode}_rise"] = mem["rise_mib"]
+                    print(f"  {mode:5s} {n:24s} peak RSS {mem['peak_mib']:.0f} MiB (rise {mem['rise_mib']:.0f})", flush=True)
     ours = results["cf2n (ours)"]
     print(f"\n{'model':24s} {'train s':>9s} {'infer s':>9s} {'train MiB (rise)':>18s} {'infer MiB (rise)':>18s}")
     for n, r in results.items():
