@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from rsmif_ramsf.blocks import MLP
+from torch import Tensor
 
 
 def centres(n: int, dtype: torch.dtype) -> Tensor:

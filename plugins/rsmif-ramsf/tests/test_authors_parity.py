@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from rsmif_ramsf import RAMSF
 from safetensors.torch import load_file
 
 from rsmif_core.cli import cli
-from rsmif_ramsf import RAMSF
 
 CONFIGS = ["wv3", "qb", "hyper", "sar", "mhif"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from rsmif_ramsf import RAMSF
 
 from rsmif_core import Batch, BatchMeta
 from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch
-from rsmif_ramsf import RAMSF
 
 SMALL = {"feat_dim": 16, "guide_dim": 12, "mlp_dim": (24, 16), "nir_dim": 9}
 

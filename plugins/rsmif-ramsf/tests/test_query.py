@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import rsmif_ramsf.query as query
 import torch
 from plain_query import plain_query
-
-import rsmif_ramsf.query as query
 from rsmif_ramsf.blocks import MLP
 from rsmif_ramsf.query import axis_plan, coordinate_query
 

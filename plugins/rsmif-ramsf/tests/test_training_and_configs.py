@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from rsmif_ramsf import RAMSF
 
 import rsmif_core
 from rsmif_core.config import load_config
 from rsmif_core.config.load import ConfigError
 from rsmif_core.plugins.manager import reset_plugins
 from rsmif_core.testing import TASK_CASES, make_batch, train_briefly
-from rsmif_ramsf import RAMSF
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
