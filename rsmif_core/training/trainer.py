@@ -420,6 +420,8 @@ class Trainer:
         feature_names = t.log_features
         unwrapped = self.accelerator.unwrap_model(self.model)
         if self.val_dl is None or self.val_metrics is None:
+            if not (t.log_images or feature_names):
+                return False
             with torch.no_grad(), capture_features(unwrapped, feature_names) as captured:
                 self.model.eval()
                 fused = self.model(last_train_batch).fused.float()
