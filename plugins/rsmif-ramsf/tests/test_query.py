@@ -18,10 +18,11 @@ GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("block_rows", [16, 1 << 20])
+@pytest.mark.parametrize("block_rows,recompute", [(16, False), (16, True), (1 << 20, False)])
 @pytest.mark.parametrize("h,w,ho,wo", GEOMETRIES)
-def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, monkeypatch):
+def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, monkeypatch):
     monkeypatch.setattr(query, "ROWS_PER_BLOCK", block_rows)
+    monkeypatch.setattr(query, "RECOMPUTE", recompute)
     torch.manual_seed(0)
     b, c, g, out = 2, 5, 3, 4
     mlp = MLP(c + g + 2, out, (7, 6)).double()

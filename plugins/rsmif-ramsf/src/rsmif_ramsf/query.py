@@ -31,11 +31,12 @@ The same numbers, computed with far less work and memory:
 4. **Last layer after the ensemble.** The softmax weights sum to one, so
    ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b``: only the logit row of the last Linear layer runs per
    neighbour (for 102 hyperspectral bands this removes most of the last layer's cost).
-5. **Blocks with recomputation.** :class:`_NeighbourMLP` runs the MLP on blocks of about
-   :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and keeps none of the per-neighbour
-   activations for the backward pass; it recomputes each block there and writes the gradients by hand.
-   Peak memory is a few blocks instead of the authors' ~10 full-size copies, and the buffers stay
-   small enough for the allocator to reuse (fresh multi-megabyte buffers page-fault on every step).
+5. **Blocks, hand-written backward.** :class:`_NeighbourMLP` runs the MLP on blocks of about
+   :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and writes the gradients by hand. It keeps only
+   the post-ReLU activations of each block for the backward pass (the authors' autograd graph also keeps
+   the concatenated inputs, every pre-activation and the stacked predictions); with
+   :data:`RECOMPUTE` it keeps none and recomputes each block in the backward pass instead (least memory,
+   one more forward pass). Inference never holds more than one block.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ from rsmif_ramsf.blocks import MLP
 NEIGHBOURS = 4  # 2 per axis
 # Work block: about this many (query point × neighbour) rows of hidden activations at a time.
 ROWS_PER_BLOCK = 16384
+# True: keep no per-neighbour activations for backward and recompute each block there (least memory);
+# False: keep them (about half the authors' saved activations; no second forward pass).
+RECOMPUTE = False
 
 
 def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -187,10 +191,15 @@ class _NeighbourMLP(torch.autograd.Function):
         ho, wo, b, _ = point.shape
         out = point.new_empty(ho, wo, b, weight.shape[0] - 1)
         out_rows = out.view(plan.rows.count, -1)
+        keep = not RECOMPUTE and any(ctx.needs_input_grad)
+        kept: list[_Block] = []
         for q0, q1 in plan.blocks():
             result = _forward_block(cells, point, plan, q0, q1, layers)
             torch.addmm(bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
+            if keep:
+                kept.append(result)
         ctx.plan = plan
+        ctx.kept = kept
         ctx.save_for_backward(cells, point, *params)
         return out
 
@@ -209,8 +218,9 @@ class _NeighbourMLP(torch.autograd.Function):
         g_w_last, g_b_last = grad_params[-2], grad_params[-1]
         grad_rows = grad_out.contiguous().view(plan.rows.count, -1)
         g_b_last[:-1] = grad_out.sum(dim=(0, 1, 2))
-        for q0, q1 in plan.blocks():
-            result = _forward_block(cells, point, plan, q0, q1, layers)
+        kept: list[_Block] = ctx.kept
+        for index_block, (q0, q1) in enumerate(plan.blocks()):
+            result = kept[index_block] if kept else _forward_block(cells, point, plan, q0, q1, layers)
             g_y = grad_rows[q0:q1].view(-1, grad_out.shape[-1])  # rows × C
             g_w_last[:-1].addmm_(g_y.T, result.mixed)
             g_mixed = g_y @ w_out  # rows × width
@@ -232,6 +242,7 @@ class _NeighbourMLP(torch.autograd.Function):
             torch.sum(g_pre, dim=-2, out=grad_point_phases[q0:q1])
             for pr, pc, k, where in plan.neighbours(q0, q1):
                 grad_cells[where] += g_pre[:, pr, :, pc, :, k]
+        ctx.kept = []
         return (grad_cells, grad_point, None, *grad_params)
 
 
