@@ -52,11 +52,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: str) -> dict[str, float]:
+def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: str, threads: int) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     run, net = _build(impl, authors_dir)
     net.to(device)
     g = torch.Generator().manual_seed(1)
@@ -115,11 +115,12 @@ def _child(impl: str, mode: str, authors_dir: str | None, iters: int, device: st
     return out
 
 
-def _spawn(impl: str, mode: str, authors_dir: str | None, iters: int, device: str) -> dict[str, float]:
+def _spawn(impl: str, mode: str, authors_dir: str | None, iters: int, device: str, threads: int) -> dict[str, float]:
     cmd = [sys.executable, str(HERE), "--child", impl, mode, "--iters", str(iters), "--device", device]
+    cmd += ["--threads", str(threads)]
     if authors_dir:
         cmd += ["--authors", authors_dir]
-    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if res.returncode != 0:
         raise SystemExit(f"{impl}/{mode} failed:\n{res.stderr[-3000:]}")
@@ -132,10 +133,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds per case")
     parser.add_argument("--iters", type=int, default=2, help="timed iterations per subprocess (after one warm-up)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's protocol: 2)")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child[0], args.child[1], args.authors, args.iters, args.device)))
+        print(json.dumps(_child(args.child[0], args.child[1], args.authors, args.iters, args.device, args.threads)))
         return
     impls = ["ours"]
     if args.authors and (Path(args.authors) / "MMAPP.py").is_file():
@@ -146,8 +148,8 @@ def main() -> None:
     for mode in ("train", "infer"):
         for _ in range(args.repeats):
             for impl in impls:
-                results.setdefault((impl, mode), []).append(_spawn(impl, mode, args.authors, args.iters, args.device))
-    print(f"device {args.device}, 2 threads; train = fwd+bwd+Adam, batch 8, PAN 64×64 WV3; infer = one 256×256 PAN")
+                results.setdefault((impl, mode), []).append(_spawn(impl, mode, args.authors, args.iters, args.device, args.threads))
+    print(f"device {args.device}, {args.threads} thread(s); train = fwd+bwd+Adam, batch 8, PAN 64×64 WV3; infer = one 256×256 PAN")
     for mode in ("train", "infer"):
         row = {}
         for impl in impls:

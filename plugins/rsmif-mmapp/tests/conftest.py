@@ -18,3 +18,15 @@ def reference_dir() -> Path:
     if not (path / "mmapp_wv3_golden.safetensors").is_file():
         pytest.skip(f"MMAPP reference files not found under {path} (set RSMIF_SHARED)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Run each test on one intra-op thread (restored afterwards): the tensors are tiny, and on a
+    shared, oversubscribed machine two OpenMP threads spend most of their time waiting for each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
