@@ -23,8 +23,9 @@ class SA(nn.Module):
     window, output scaled by the learned ``rate1`` (initialised to 0.5).
 
     The output has ``out_planes`` channels (9 in RSANet: one per 3×3 tap) split into ``heads`` heads.
-    Computed by :func:`rsmif_core.ops.attention.local_window_attention`, which reads the windows through
-    strided views instead of the authors' unfolded copies (same result to float rounding).
+    Computed by :func:`rsmif_core.ops.attention.local_window_attention`, which visits the windows as
+    shifted slices (CPU) or strided views (CUDA) instead of the authors' unfolded copies (same result to
+    float rounding). q, k and v come from one 1×1 convolution with the three kernels stacked.
     Note: ``conv_p.bias`` is added to both sides of ``pe(p) − pe(p+δ)`` and so never influences the
     output (nor gets a gradient) — true of the authors' network as well; it is kept for weight loading.
     """
