@@ -241,7 +241,7 @@ class _NeighbourMLP(torch.autograd.Function):
             g_pre = g_pre.view(*grad_point_phases[q0:q1].shape[:-1], NEIGHBOURS, g_pre.shape[-1])
             torch.sum(g_pre, dim=-2, out=grad_point_phases[q0:q1])
             for pr, pc, k, where in plan.neighbours(q0, q1):
-                grad_cells[where] += g_pre[:, pr, :, pc, :, k]
+                grad_cells[where].add_(g_pre[:, pr, :, pc, :, k])  # in place on the view (`+=` would copy it back)
         ctx.kept = []
         return (grad_cells, grad_point, None, *grad_params)
 
