@@ -7,8 +7,8 @@ float32, 2 threads:
 
 * training step: forward + backward + Adam, batch 8, WV3 (8 bands), PAN 64×64 / MS 16×16;
 * inference: one 256×256 PAN (MS 64×64), eval, no_grad;
-* peak memory: each (model, mode) in its own subprocess, max RSS (``resource.getrusage``) and its rise
-  over the RSS measured just before the timed work.
+* peak memory: each (model, mode) in its own subprocess, peak RSS (VmHWM) and its rise over the RSS
+  measured just before the timed work.
 
 Usage::
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -210,9 +209,14 @@ def time_interleaved(steps: dict[str, Step], repeats: int) -> dict[str, list[flo
     return times
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mib(field: str) -> float:
+    """VmRSS / VmHWM of this process from /proc (Linux). ``ru_maxrss`` is not used: it survives ``exec``, so a
+    child started from a large parent reports the parent's peak; VmHWM belongs to the new address space."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def child_memory(name: str, mode: str, authors: Path | None) -> None:
@@ -220,11 +224,11 @@ def child_memory(name: str, mode: str, authors: Path | None) -> None:
     torch.set_num_threads(THREADS)
     train, infer = candidates(authors)[name]
     step = train() if mode == "train" else infer()
-    before = _rss_mib()
+    before = _status_mib("VmRSS")
     step()
     if mode == "train":
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mib("VmHWM")
     print(json.dumps({"peak_mib": peak, "rise_mib": peak - before}))
 
 
