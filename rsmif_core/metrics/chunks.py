@@ -8,11 +8,12 @@ bands, never over blocks or pixels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from rsmif_core.ops.threads import single_thread
 
 CHUNK_ELEMENTS = 1 << 17
 
@@ -39,21 +40,3 @@ def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CH
         parts = [func(*(t[s] if t.shape[0] == first.shape[0] else t for t in tensors))
                  for s in chunk_slices(first.shape[0], per_item, target)]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run cache-sized CPU ops on one thread, restoring the setting after.
-
-    Each op on a chunk is small; splitting it across threads buys little and, on a busy machine,
-    every op waits for the slowest (possibly descheduled) thread — measured 20× slower here.
-    """
-    previous = torch.get_num_threads()
-    if previous == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

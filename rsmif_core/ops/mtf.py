@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rsmif_core.ops.threads import single_thread
+
 KERNEL_SIZE = 41
 KAISER_BETA = 0.5  # MATLAB kaiser(N) default
 
@@ -214,9 +216,7 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
 
     if x.is_cuda:
         return one(x)
-    from rsmif_core.metrics.chunks import single_thread  # per-image FFTs gain little from threads
-
-    with single_thread():
+    with single_thread():  # per-image FFTs gain little from threads
         return torch.cat([one(x[i : i + 1]) for i in range(x.shape[0])])
 
 
