@@ -139,13 +139,16 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
     def __init__(
         self,
         path: str | Path,
-        *,
+        sensor: str | None = None,
+        max_value: float | None = None,
         ratio: int | None = None,
         crop: int | None = None,
         augment: bool = False,
         seed: int = 0,
         check_values: bool = True,
     ) -> None:
+        self._sensor_arg = sensor
+        self._max_value_arg = max_value
         self.path = Path(path).expanduser()
         self.augment = bool(augment)
         self.seed = int(seed)

@@ -70,23 +70,8 @@ class HyperPanCollection(DetectedScaleMixin, H5FusionDataset):
     roles = {"gt": "GT", "ms": "MS", "lms": "LMS", "pan": "PAN"}
     optional = frozenset({"gt", "lms"})
 
-    def __init__(
-        self,
-        path: str | Path,
-        sensor: str | None = None,
-        max_value: float | None = None,
-        ratio: int | None = None,
-        crop: int | None = None,
-        augment: bool = False,
-        seed: int = 0,
-        check_values: bool = True,
-    ) -> None:
-        self._sensor_arg = sensor
-        self._max_value_arg = max_value
-        super().__init__(path, ratio=ratio, crop=crop, augment=augment, seed=seed, check_values=check_values)
-        self.lms_computed = "lms" not in self.layout.keys
-
     def _configure(self, f: h5py.File) -> None:
+        self.lms_computed = "lms" not in self.layout.keys
         # the MTF tables have no hyperspectral sensors: 'none' selects the generic filters in the metrics
         self.scene = scene_from_filename(self.path)
         self.sensor = self._sensor_arg or "none"

@@ -9,8 +9,6 @@ are normally stored in [0, 1]; RAMSF's training loader still divides by 2047, it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import numpy as np
 
@@ -25,21 +23,6 @@ class MSHSCollection(DetectedScaleMixin, H5FusionDataset):
     task = "ms-hs"
     roles = {"gt": "GT", "ms": "LRHSI", "lms": "HSI_up", "pan": "RGB"}
     optional = frozenset({"gt", "lms"})
-
-    def __init__(
-        self,
-        path: str | Path,
-        sensor: str | None = None,
-        max_value: float | None = None,
-        ratio: int | None = None,
-        crop: int | None = None,
-        augment: bool = False,
-        seed: int = 0,
-        check_values: bool = True,
-    ) -> None:
-        self._sensor_arg = sensor
-        self._max_value_arg = max_value
-        super().__init__(path, ratio=ratio, crop=crop, augment=augment, seed=seed, check_values=check_values)
 
     def _configure(self, f: h5py.File) -> None:
         stem = self.path.stem.lower()

@@ -8,8 +8,6 @@ Full-resolution files (no ``gt``) give items without ``gt`` instead of a separat
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 
 from rsmif_core.data.errors import DataError
@@ -34,21 +32,6 @@ class PanCollection(H5FusionDataset):
     collection = "pancollection"
     task = "pansharpening"
     roles = {"gt": "gt", "ms": "ms", "lms": "lms", "pan": "pan"}
-
-    def __init__(
-        self,
-        path: str | Path,
-        sensor: str | None = None,
-        max_value: float | None = None,
-        ratio: int | None = None,
-        crop: int | None = None,
-        augment: bool = False,
-        seed: int = 0,
-        check_values: bool = True,
-    ) -> None:
-        self._sensor_arg = sensor
-        self._max_value_arg = max_value
-        super().__init__(path, ratio=ratio, crop=crop, augment=augment, seed=seed, check_values=check_values)
 
     def _configure(self, f: h5py.File) -> None:
         attrs = f.attrs
