@@ -7,19 +7,35 @@ computes the same toolbox definitions as our default protocol and its values are
 before timing. Run as a script (never in the test suite):
 
     python bench/bench_metrics.py [--images 20] [--repeats 3] [--suite rr|fr|both]
+                                  [--authors-copy DIR] [--authors-deps DIR]
 
-Timings are interleaved (baseline, ours, baseline, ours ...) in one process with
-``torch.set_num_threads(2)``; the ratio is median(baseline) / median(ours) measured in the same run.
-Issue targets: RR suite (20 × 256×256×8) >= 20×, FR suite (20 scenes, PAN 512) >= 10×.
+A second baseline is the AUTHORS' OWN code, run from a scratch copy outside this repository (never
+committed): DIR holds ``utils/metrics.py`` and ``utils/FS_index/*.py`` written from
+JUSTM0VE0N/RSMIF_Project, and ``--authors-deps`` (default ``DIR/deps``) a ``pip install --target``
+folder with what they import (scikit-image, opencv-python-headless, sewar). DIR comes from
+``--authors-copy`` or the env var ``RSMIF_AUTHORS_METRICS``; when it is absent the script says so and
+times only the re-statement. See bench/authors_metrics_baseline.md for how to make the copy.
+
+Timings are interleaved (authors, re-statement, ours, authors, ...) in one process with
+``torch.set_num_threads(2)``; each ratio is median(baseline) / median(ours) measured in the same run.
+Issue targets: RR suite (20 × 256×256×8) >= 20×, FR suite (20 scenes, PAN 512) >= 10×, both against
+the authors' implementation.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
+import os
 import statistics
+import sys
 import time
+import warnings
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -242,6 +258,87 @@ def np_fr_suite(fuss: np.ndarray, pans: np.ndarray, mss: np.ndarray, lmss: np.nd
         out["qnr"].append((1 - dl) * (1 - ds))
     return out
 
+# ----------------------------------------------------------------------------- the authors' own code (scratch copy)
+
+
+class AuthorsCode:
+    """The authors' ``utils/metrics.py`` module and FS_index functions, imported from a scratch copy."""
+
+    def __init__(self, metrics: ModuleType, q2n: Callable[..., Any], hqnr: Callable[..., Any]) -> None:
+        self.metrics, self.q2n, self.hqnr = metrics, q2n, hqnr
+
+
+def load_authors(copy: Path | None, deps: Path | None) -> AuthorsCode | None:
+    """Import the authors' metrics from ``copy``; print why and return None when that is not possible."""
+    if copy is None:
+        print("authors' implementation: ABSENT (no --authors-copy and no RSMIF_AUTHORS_METRICS); "
+              "only the numpy re-statement is timed, which is NOT the issue's baseline")
+        return None
+    metrics_py, fs_index = copy / "utils" / "metrics.py", copy / "utils" / "FS_index"
+    if not metrics_py.is_file() or not (fs_index / "my_q2n.py").is_file():
+        print(f"authors' implementation: ABSENT ({metrics_py} or {fs_index}/my_q2n.py missing); "
+              "only the numpy re-statement is timed, which is NOT the issue's baseline")
+        return None
+    deps = deps if deps is not None else copy / "deps"
+    # FS_index imports itself as a top-level package (``from FS_index.MTF import MTF``).
+    sys.path[:0] = [str(p) for p in (deps, copy / "utils") if p.is_dir()]
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=SyntaxWarning)  # `is` with a literal in FS_index/imresize.py
+    if "int" not in np.__dict__:
+        # FS_index/interp23.py calls ``np.int``, the alias of the builtin ``int`` that NumPy 2 removed;
+        # restoring the alias runs their code unchanged.
+        np.int = int  # type: ignore[attr-defined]
+    try:
+        spec = importlib.util.spec_from_file_location("authors_metrics", metrics_py)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        from FS_index.HQNR import HQNR  # type: ignore[import-not-found]
+        from FS_index.my_q2n import q2n  # type: ignore[import-not-found]
+    except ImportError as exc:
+        print(f"authors' implementation: NOT IMPORTABLE from {copy} (deps {deps}): {exc}; "
+              "only the numpy re-statement is timed")
+        return None
+    print(f"authors' implementation: {copy} (deps {deps})")
+    return AuthorsCode(module, q2n, HQNR)
+
+
+def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_value: float = 2047.0
+                     ) -> dict[str, list[float]]:
+    """Per image, what the authors' test solver computes (SSIM, RMSE, SAM, CC, SCC, MPSNR, ERGAS, UIQC on
+    [0, 1] data) plus their FS_index ``q2n`` (Q8, blocks 32) on the DN scale. They have no RASE."""
+    m = code.metrics
+    out: dict[str, list[float]] = {k: [] for k in ("q2n", "uiqc", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc")}
+    for ref_dn, fus_dn in zip(refs, fuss):
+        ref, fus = ref_dn / max_value, fus_dn / max_value
+        out["ssim"].append(float(m.SSIM_numpy(ref, fus, data_range=1)))
+        out["rmse"].append(float(m.RMSE_numpy(ref, fus)))
+        out["sam"].append(float(m.SAM_numpy(ref, fus)))
+        out["cc"].append(float(m.CC_numpy(ref, fus)))
+        out["scc"].append(float(m.SCC_numpy(ref, fus)))
+        out["psnr"].append(float(m.MPSNR_numpy(ref, fus, data_range=1)))
+        out["ergas"].append(float(m.ERGAS_numpy(ref, fus)))
+        out["uiqc"].append(float(m.UIQC_numpy(ref, fus)))
+        out["q2n"].append(float(code.q2n(ref_dn, fus_dn, 32, 32)[0]))
+    return out
+
+
+def authors_fr_suite(code: AuthorsCode, fuss: np.ndarray, pans: np.ndarray, mss: np.ndarray, lmss: np.ndarray,
+                     sensor: str, ratio: int = 4, s: int = 32) -> dict[str, list[float]]:
+    """Per scene: FS_index ``HQNR`` (toolbox D_lambda^K, D_s, HQNR) and the solver's ``D_lambda_numpy``,
+    with QNR formed from those. The solver's ``D_s_numpy`` (pyrDown variant) is not timed: our suite has no
+    counterpart to it, so leaving it out only shortens the authors' time."""
+    out: dict[str, list[float]] = {k: [] for k in ("d_lambda_k", "d_s", "hqnr", "d_lambda", "qnr")}
+    for fus, pan, ms, lms in zip(fuss, pans, mss, lmss):
+        hqnr, dlk, ds = code.hqnr(fus, ms, lms, pan[:, :, None], s, sensor, ratio)
+        dl = float(code.metrics.D_lambda_numpy(lms, fus))
+        out["d_lambda_k"].append(float(dlk))
+        out["d_s"].append(float(ds))
+        out["hqnr"].append(float(hqnr))
+        out["d_lambda"].append(dl)
+        out["qnr"].append((1 - dl) * (1 - float(ds)))
+    return out
+
 
 # ----------------------------------------------------------------------------- ours (batched torch)
 
@@ -292,9 +389,10 @@ def _nchw(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
 
 
-def _check(name: str, base: dict[str, list[float]], ours: dict[str, torch.Tensor], tol: float) -> None:
-    for k, vals in base.items():
-        err = float(np.max(np.abs(np.asarray(vals) - ours[k].numpy())))
+def _check(name: str, base: dict[str, list[float]], ours: dict[str, torch.Tensor], tol: float,
+           keys: tuple[str, ...] | None = None) -> None:
+    for k in keys if keys is not None else tuple(base):
+        err = float(np.max(np.abs(np.asarray(base[k]) - ours[k].numpy())))
         status = "ok" if err <= tol else "MISMATCH"
         print(f"  {name} {k:10s} max |baseline - ours| = {err:.2e} {status}")
 
@@ -305,16 +403,23 @@ def _time(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def run(name: str, base_call: Callable[[], object], ours_call: Callable[[], object], repeats: int, target: float) -> None:
+def run(name: str, baselines: dict[str, Callable[[], object]], ours_call: Callable[[], object], repeats: int,
+        target: float) -> None:
+    """Interleave every baseline with ours; print each ratio. The target applies to the authors' line."""
     ours_call()  # warm-up (kernel caches, allocator)
-    tb, to = [], []
+    times: dict[str, list[float]] = {k: [] for k in baselines}
+    to: list[float] = []
     for _ in range(repeats):
-        tb.append(_time(base_call))
+        for label, call in baselines.items():
+            times[label].append(_time(call))
         to.append(_time(ours_call))
-    ratio = statistics.median(tb) / statistics.median(to)
-    verdict = "meets" if ratio >= target else "MISSES"
-    print(f"{name}: baseline {statistics.median(tb):.2f} s, ours {statistics.median(to):.2f} s -> {ratio:.1f}x "
-          f"({verdict} the {target:.0f}x target; runs: baseline {[round(t, 2) for t in tb]}, ours {[round(t, 2) for t in to]})")
+    ours = statistics.median(to)
+    print(f"{name}\n  ours {ours:.2f} s (runs {[round(t, 2) for t in to]})")
+    for label, tb in times.items():
+        ratio = statistics.median(tb) / ours
+        verdict = f"{'meets' if ratio >= target else 'MISSES'} the {target:.0f}x target" if label == "authors" \
+            else "reference only"
+        print(f"  vs {label}: {statistics.median(tb):.2f} s -> {ratio:.1f}x ({verdict}; runs {[round(t, 2) for t in tb]})")
 
 
 def main() -> None:
@@ -322,23 +427,48 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--suite", choices=["rr", "fr", "both"], default="both")
+    env_copy = os.environ.get("RSMIF_AUTHORS_METRICS")
+    parser.add_argument("--authors-copy", type=Path, default=Path(env_copy) if env_copy else None,
+                        help="scratch copy of the authors' repo (utils/metrics.py, utils/FS_index); "
+                             "default: $RSMIF_AUTHORS_METRICS")
+    parser.add_argument("--authors-deps", type=Path, default=None,
+                        help="pip --target folder with the authors' imports (default: AUTHORS_COPY/deps)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, images {args.images}")
+    authors = load_authors(args.authors_copy, args.authors_deps)
     if args.suite in ("rr", "both"):
         gt, fused = rr_data(args.images, 256, 8)
         tgt, tfus = _nchw(gt), _nchw(fused)
         _check("RR", np_rr_suite(gt[:2], fused[:2]), torch_rr_suite(tgt[:2], tfus[:2]), 1e-9)
-        run(f"RR suite ({args.images} x 256x256x8: q2n q_index sam ergas scc psnr ssim rmse cc rase)",
-            lambda: np_rr_suite(gt, fused), lambda: torch_rr_suite(tgt, tfus), args.repeats, 20)
+        rr: dict[str, Callable[[], object]] = {}
+        if authors is not None:
+            code = authors
+            # Only the indices with the same definition are compared (their UIQC is one global Q, SSIM
+            # is skimage's, ERGAS divides by the fused mean, SCC uses full-image Sobel + Pearson).
+            _check("RR authors", authors_rr_suite(code, gt[:2], fused[:2]), torch_rr_suite(tgt[:2], tfus[:2]), 1e-6,
+                   ("q2n", "sam", "psnr", "cc"))
+            rr["authors"] = lambda: authors_rr_suite(code, gt, fused)
+        rr["numpy re-statement"] = lambda: np_rr_suite(gt, fused)
+        run(f"RR suite ({args.images} x 256x256x8). ours/re-statement: q2n q_index sam ergas scc psnr ssim rmse cc "
+            "rase; authors: q2n (FS_index) + solver's SSIM RMSE SAM CC SCC MPSNR ERGAS UIQC",
+            rr, lambda: torch_rr_suite(tgt, tfus), args.repeats, 20)
     if args.suite in ("fr", "both"):
         fused, pan, ms, lms = fr_data(args.images, 512, 8)
         tf, tp, tm, tl = _nchw(fused), torch.from_numpy(pan)[:, None], _nchw(ms), _nchw(lms)
-        _check("FR", np_fr_suite(fused[:1], pan[:1], ms[:1], lms[:1], "WV3"),
-               torch_fr_suite(tf[:1], tp[:1], tm[:1], tl[:1], "WV3"), 1e-9)
-        run(f"FR suite ({args.images} scenes, PAN 512, 8 bands: d_lambda_k d_s hqnr d_lambda qnr)",
-            lambda: np_fr_suite(fused, pan, ms, lms, "WV3"), lambda: torch_fr_suite(tf, tp, tm, tl, "WV3"),
-            args.repeats, 10)
+        ours1 = torch_fr_suite(tf[:1], tp[:1], tm[:1], tl[:1], "WV3")
+        _check("FR", np_fr_suite(fused[:1], pan[:1], ms[:1], lms[:1], "WV3"), ours1, 1e-9)
+        fr: dict[str, Callable[[], object]] = {}
+        if authors is not None:
+            code = authors
+            # Their D_s runs in float32 torch; their D_lambda is one global Q per band pair.
+            _check("FR authors", authors_fr_suite(code, fused[:1], pan[:1], ms[:1], lms[:1], "WV3"), ours1, 1e-4,
+                   ("d_lambda_k", "d_s", "hqnr"))
+            fr["authors"] = lambda: authors_fr_suite(code, fused, pan, ms, lms, "WV3")
+        fr["numpy re-statement"] = lambda: np_fr_suite(fused, pan, ms, lms, "WV3")
+        run(f"FR suite ({args.images} scenes, PAN 512, 8 bands). ours/re-statement: d_lambda_k d_s hqnr d_lambda qnr "
+            "(toolbox block Q); authors: FS_index HQNR (D_lambda_K, D_s) + solver's D_lambda_numpy, QNR",
+            fr, lambda: torch_fr_suite(tf, tp, tm, tl, "WV3"), args.repeats, 10)
 
 
 if __name__ == "__main__":
