@@ -12,6 +12,8 @@ Measures (same weights in both models, outputs compared first):
 * peak memory: peak RSS (VmHWM) of a fresh subprocess doing one warm-up and one measured call, minus its
   RSS just before (so imports and weights do not count), for each model and workload.
 Repeats are interleaved (ours, theirs, ours, …); the minimum and the median are reported.
+``--recompute all,first,none`` times (and measures the memory of) ours with each setting of the query's
+RECOMPUTE switch in the same interleaved training run; the default is the committed setting.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import rsmif_ramsf.query as ramsf_query
 import torch
 import torch.nn.functional as F
 from rsmif_ramsf import RAMSF
@@ -107,8 +110,19 @@ def status_mib(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
 
 
-def memory_child(which: str, kind: str, authors_root: Path) -> None:
+def with_recompute(mode: str, run: Callable[[], None]) -> Callable[[], None]:
+    """``run`` with the query's RECOMPUTE switch set to ``mode`` (so several modes interleave in one run)."""
+
+    def wrapped() -> None:
+        ramsf_query.RECOMPUTE = mode
+        run()
+
+    return wrapped
+
+
+def memory_child(which: str, kind: str, authors_root: Path, recompute: str) -> None:
     torch.set_num_threads(THREADS)
+    ramsf_query.RECOMPUTE = recompute
     run = workload(which, load_authors(authors_root), kind)
     before = status_mib("VmRSS")
     run()
@@ -116,8 +130,8 @@ def memory_child(which: str, kind: str, authors_root: Path) -> None:
     print(json.dumps({"peak_mib": status_mib("VmHWM"), "before_mib": before}))
 
 
-def peak_memory(which: str, kind: str, authors_root: Path) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--authors", str(authors_root), "--memory-child", which, kind]
+def peak_memory(which: str, kind: str, authors_root: Path, recompute: str) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--authors", str(authors_root), "--recompute", recompute, "--memory-child", which, kind]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     result: dict[str, float] = json.loads(out)
     result["growth_mib"] = result["peak_mib"] - result["before_mib"]
@@ -154,6 +168,9 @@ def main() -> None:
     parser.add_argument("--authors", default=os.environ.get("RAMSF_AUTHORS"), help="authors' checkout (or RAMSF_AUTHORS)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--recompute", default=str(ramsf_query.RECOMPUTE),
+                        help="comma-separated RECOMPUTE modes of ours to time in training (all, first, none); "
+                             "default: the committed one")
     parser.add_argument("--memory-child", nargs=2, metavar=("WHICH", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.authors:
@@ -162,26 +179,35 @@ def main() -> None:
     root = Path(args.authors)
     if args.memory_child:
         which, kind = args.memory_child
-        memory_child(which, kind, root)
+        memory_child(which, kind, root, args.recompute)
         return
+    modes = args.recompute.split(",")
+    default_mode = str(ramsf_query.RECOMPUTE)
     torch.set_num_threads(THREADS)
     authors = load_authors(root)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
     print(f"max |ours - theirs| / max |theirs| on random inputs (64 and 256 px): {check_agreement(authors):.2e}")
     for kind, label in (("train", f"training step (batch {TRAIN_BATCH}, PAN {TRAIN_SIZE}², fwd+bwd+Adam)"),
                         ("infer", f"inference (1 × PAN {INFER_SIZE}²)")):
-        runs = {w: workload(w, authors, kind) for w in ("ours", "theirs")}
+        kind_modes = modes if kind == "train" else [default_mode]  # inference keeps nothing for backward
+        runs = {f"ours[{m}]": with_recompute(m, workload("ours", authors, kind)) for m in kind_modes}
+        runs["theirs"] = workload("theirs", authors, kind)
         t = interleaved(runs, args.repeats)
+        ramsf_query.RECOMPUTE = default_mode
         best = {k: min(v) for k, v in t.items()}
         med = {k: statistics.median(v) for k, v in t.items()}
-        print(f"{label}: ours {best['ours']:.3f} s (median {med['ours']:.3f}), theirs {best['theirs']:.3f} s "
-              f"(median {med['theirs']:.3f}); speed-up {best['theirs'] / best['ours']:.2f}× (min), "
-              f"{med['theirs'] / med['ours']:.2f}× (median)")
+        for m in kind_modes:
+            ours = f"ours[{m}]"
+            print(f"{label}: {ours} {best[ours]:.3f} s (median {med[ours]:.3f}), theirs {best['theirs']:.3f} s "
+                  f"(median {med['theirs']:.3f}); speed-up {best['theirs'] / best[ours]:.2f}× (min), "
+                  f"{med['theirs'] / med[ours]:.2f}× (median)")
         if not args.skip_memory:
-            mem = {w: peak_memory(w, kind, root) for w in ("ours", "theirs")}
-            print(f"{label}: peak RSS growth ours {mem['ours']['growth_mib']:.0f} MiB, theirs {mem['theirs']['growth_mib']:.0f} MiB "
-                  f"(ratio {mem['ours']['growth_mib'] / max(mem['theirs']['growth_mib'], 1e-9):.2f}); "
-                  f"peak RSS ours {mem['ours']['peak_mib']:.0f} MiB, theirs {mem['theirs']['peak_mib']:.0f} MiB")
+            theirs_mem = peak_memory("theirs", kind, root, default_mode)
+            for m in kind_modes:
+                mine = peak_memory("ours", kind, root, m)
+                print(f"{label}: peak RSS growth ours[{m}] {mine['growth_mib']:.0f} MiB, theirs {theirs_mem['growth_mib']:.0f} MiB "
+                      f"(ratio {mine['growth_mib'] / max(theirs_mem['growth_mib'], 1e-9):.2f}); "
+                      f"peak RSS ours {mine['peak_mib']:.0f} MiB, theirs {theirs_mem['peak_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

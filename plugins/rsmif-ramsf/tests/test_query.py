@@ -18,7 +18,7 @@ GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("block_rows,recompute", [(16, False), (16, True), (1 << 20, False)])
+@pytest.mark.parametrize("block_rows,recompute", [(16, "none"), (16, "all"), (16, "first"), (1 << 20, "none"), (1 << 20, "first")])
 @pytest.mark.parametrize("h,w,ho,wo", GEOMETRIES)
 def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, monkeypatch):
     monkeypatch.setattr(query, "ROWS_PER_BLOCK", block_rows)

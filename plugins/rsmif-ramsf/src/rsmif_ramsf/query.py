@@ -56,9 +56,10 @@ from rsmif_ramsf.blocks import MLP
 NEIGHBOURS = 4  # 2 per axis
 # Work block: about this many (query point × neighbour) rows of hidden activations at a time.
 ROWS_PER_BLOCK = 16384
-# True (default): keep no per-neighbour activations for backward and recompute each block there;
-# False: keep each block's post-ReLU activations (no second forward pass, but more peak memory than the authors).
-RECOMPUTE = True
+# What the backward pass recomputes per block: "all" (keep no per-neighbour activations: least memory, a second
+# full forward pass), "first" (keep the later hidden layers, rebuild only the first layer's, which costs an add
+# and no matmul), "none" (keep everything: fastest, but more peak memory than the authors).
+RECOMPUTE = "first"
 
 
 def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -149,6 +150,9 @@ class QueryPlan:
                         yield pr, pc, 2 * kr + kc, cells
 
 
+_EMPTY = torch.empty(0)  # marks a first-layer activation dropped after the forward pass
+
+
 @dataclass
 class _Block:
     activations: list[Tensor]  # post-ReLU activations of every hidden layer, rows × 4 × width
@@ -156,7 +160,8 @@ class _Block:
     mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × width
 
 
-def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
+def _first_layer(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int) -> Tensor:
+    """Post-ReLU first hidden layer of rows q0..q1: rows × 4 × width (cell part + point part, no matmul)."""
     pt = plan.phase_view(point)[q0:q1]  # q×P_r×q_c×P_c×B×D
     reads = plan.neighbour_view(cells, q0, q1)
     if reads is not None:  # one strided add reads every neighbour
@@ -165,7 +170,11 @@ def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: i
         pre = torch.empty((*pt.shape[:-1], NEIGHBOURS, pt.shape[-1]), dtype=pt.dtype, device=pt.device)
         for pr, pc, k, where in plan.neighbours(q0, q1):
             torch.add(cells[where], pt[:, pr, :, pc], out=pre[:, pr, :, pc, :, k])
-    hidden = pre.reshape(-1, NEIGHBOURS, pre.shape[-1]).relu_()
+    return pre.reshape(-1, NEIGHBOURS, pre.shape[-1]).relu_()
+
+
+def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
+    hidden = _first_layer(cells, point, plan, q0, q1)
     activations = [hidden]
     for weight, bias in layers[:-1]:
         hidden = F.linear(hidden, weight, bias).relu_()
@@ -191,12 +200,16 @@ class _NeighbourMLP(torch.autograd.Function):
         ho, wo, b, _ = point.shape
         out = point.new_empty(ho, wo, b, weight.shape[0] - 1)
         out_rows = out.view(plan.rows.count, -1)
-        keep = not RECOMPUTE and any(ctx.needs_input_grad)
+        if RECOMPUTE not in ("all", "first", "none"):
+            raise ValueError(f"coordinate query: RECOMPUTE must be 'all', 'first' or 'none', found {RECOMPUTE!r}")
+        keep = RECOMPUTE != "all" and any(ctx.needs_input_grad)
         kept: list[_Block] = []
         for q0, q1 in plan.blocks():
             result = _forward_block(cells, point, plan, q0, q1, layers)
             torch.addmm(bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
             if keep:
+                if RECOMPUTE == "first":  # the widest activation is the cheapest to rebuild (an add, no matmul)
+                    result.activations[0] = _EMPTY
                 kept.append(result)
         ctx.plan = plan
         ctx.kept = kept
@@ -219,8 +232,13 @@ class _NeighbourMLP(torch.autograd.Function):
         grad_rows = grad_out.contiguous().view(plan.rows.count, -1)
         g_b_last[:-1] = grad_out.sum(dim=(0, 1, 2))
         kept: list[_Block] = ctx.kept
-        for index_block, (q0, q1) in enumerate(plan.blocks()):
-            result = kept[index_block] if kept else _forward_block(cells, point, plan, q0, q1, layers)
+        ctx.kept = []
+        have_kept = bool(kept)
+        kept.reverse()  # popped in block order: each block is released as soon as its gradients are written
+        for q0, q1 in plan.blocks():
+            result = kept.pop() if have_kept else _forward_block(cells, point, plan, q0, q1, layers)
+            if result.activations[0] is _EMPTY:
+                result.activations[0] = _first_layer(cells, point, plan, q0, q1)
             g_y = grad_rows[q0:q1].view(-1, grad_out.shape[-1])  # rows × C
             g_w_last[:-1].addmm_(g_y.T, result.mixed)
             g_mixed = g_y @ w_out  # rows × width
@@ -242,7 +260,7 @@ class _NeighbourMLP(torch.autograd.Function):
             torch.sum(g_pre, dim=-2, out=grad_point_phases[q0:q1])
             for pr, pc, k, where in plan.neighbours(q0, q1):
                 grad_cells[where].add_(g_pre[:, pr, :, pc, :, k])  # in place on the view (`+=` would copy it back)
-        ctx.kept = []
+            del result, g_pre, g_hidden  # free this block before the next one is built
         return (grad_cells, grad_point, None, *grad_params)
 
 
