@@ -37,10 +37,10 @@ The same numbers, computed with far less work and memory:
    hidden activations (128 wide) and rebuilds only the first layer's (256 wide: one strided add and a
    ReLU, no matmul), so the expensive 256 → 128 product runs once; ``"all"`` keeps nothing and reruns the
    whole block; ``"none"`` keeps everything. Each kept block is freed as soon as its gradients are
-   written. Measured training peak RSS growth (WV3, batch 8, 64², 2 threads): all 498, first 604,
-   none 688 MiB against the authors' 710; ``"first"`` is the default because it removes the second
-   matmul pass while staying clearly (15 %) under the authors' peak, whereas ``"none"`` is within the
-   run-to-run noise of it (±50 MiB). Inference never holds more than one block.
+   written. Measured training peak RSS growth (WV3, batch 8, 64², 2 threads, two runs): all 459–498,
+   first 604–653, none 661–688 MiB against the authors' 702–710; ``"first"`` is the default because it
+   removes the second matmul pass while staying 7–15 % under the authors' peak, whereas ``"none"``'s
+   3–6 % margin is inside the run-to-run noise (±50 MiB). Inference never holds more than one block.
 """
 
 from __future__ import annotations
