@@ -173,6 +173,22 @@ def _one_intra_op_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def _channel_dot(a: Tensor, b: Tensor, out: Tensor) -> None:
+    """``out = Σ_c a[:, c] · b[:, c]`` for n×d×h×w ``a``, ``b`` (``b`` may be a strided slice), into ``out`` n×h×w.
+
+    For few channels on large maps a chain of in-place multiply-adds beats ``sum(a * b, 1)``: no n×d×h×w
+    temporary and no reduction over a non-innermost dimension (measured on one CPU thread, d = 3, n = 24:
+    64×64 maps 25 → 14 ms per 49 offsets; 32×32 3.4 → 2.8 ms). On small maps the extra launches cost more,
+    so those keep the mul + sum."""
+    d = a.shape[1]
+    if d <= 4 and a.shape[2] * a.shape[3] >= 1024:
+        torch.mul(a[:, 0], b[:, 0], out=out)
+        for c in range(1, d):
+            out.addcmul_(a[:, c], b[:, c])
+    else:
+        torch.sum(a * b, 1, out=out)
+
+
 class _ShiftedWindowAttention(torch.autograd.Function):
     """One multiply-accumulate per window offset on shifted slices of the padded k / v (no unfolded copy,
     no 49× temporaries); saves q, padded k, v and the probabilities; hand-written backward.
@@ -185,7 +201,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
             logits = q.new_empty(kernel * kernel, n, h, w)
             for t in range(kernel * kernel):
                 dy, dx = divmod(t, kernel)
-                torch.sum(q * k_pad[:, :, dy:dy + h, dx:dx + w], 1, out=logits[t])
+                _channel_dot(q, k_pad[:, :, dy:dy + h, dx:dx + w], logits[t])
             probs = torch.softmax(logits, 0)
             del logits
             out = torch.zeros_like(q)
@@ -209,7 +225,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
             grad_v = torch.zeros_like(v_pad) if need_v else None
             for t in range(kernel * kernel):
                 dy, dx = divmod(t, kernel)
-                torch.sum(grad_out * v_pad[:, :, dy:dy + h, dx:dx + w], 1, out=grad_probs[t])
+                _channel_dot(grad_out, v_pad[:, :, dy:dy + h, dx:dx + w], grad_probs[t])
                 if grad_v is not None:
                     grad_v[:, :, dy:dy + h, dx:dx + w].addcmul_(probs[t].unsqueeze(1), grad_out)
             grad_logits = torch._softmax_backward_data(grad_probs, probs, 0, probs.dtype)
