@@ -193,12 +193,12 @@ class _NeighbourMLP(torch.autograd.Function):
     """MLP over the four neighbours of every query point + softmax ensemble, in blocks, recomputed in backward.
 
     Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included),
-    ``point`` Ho×Wo×B×D (per-point part, bias included), the plan, then (weight, bias) of every later
+    ``point`` Ho×Wo×B×D (per-point part, bias included), the plan, whether grad mode is on, then (weight, bias) of every later
     Linear layer. Output: Ho×Wo×B×(out − 1).
     """
 
     @staticmethod
-    def forward(ctx: Any, cells: Tensor, point: Tensor, plan: QueryPlan, *params: Tensor) -> Tensor:
+    def forward(ctx: Any, cells: Tensor, point: Tensor, plan: QueryPlan, training: bool, *params: Tensor) -> Tensor:
         layers = list(zip(params[0::2], params[1::2]))
         weight, bias = layers[-1]
         ho, wo, b, _ = point.shape
@@ -206,7 +206,9 @@ class _NeighbourMLP(torch.autograd.Function):
         out_rows = out.view(plan.rows.count, -1)
         if RECOMPUTE not in ("all", "first", "none"):
             raise ValueError(f"coordinate query: RECOMPUTE must be 'all', 'first' or 'none', found {RECOMPUTE!r}")
-        keep = RECOMPUTE != "all" and any(ctx.needs_input_grad)
+        # ``training``: grad mode was on outside (inside forward it is always off, and needs_input_grad
+        # stays true under no_grad because the parameters require grad), so inference keeps nothing.
+        keep = RECOMPUTE != "all" and training and any(ctx.needs_input_grad)
         kept: list[_Block] = []
         for q0, q1 in plan.blocks():
             result = _forward_block(cells, point, plan, q0, q1, layers)
@@ -265,7 +267,7 @@ class _NeighbourMLP(torch.autograd.Function):
             for pr, pc, k, where in plan.neighbours(q0, q1):
                 grad_cells[where].add_(g_pre[:, pr, :, pc, :, k])  # in place on the view (`+=` would copy it back)
             del result, g_pre, g_hidden  # free this block before the next one is built
-        return (grad_cells, grad_point, None, *grad_params)
+        return (grad_cells, grad_point, None, None, *grad_params)
 
 
 def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
@@ -296,5 +298,5 @@ def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
     point = F.linear(guide.permute(2, 3, 0, 1), w_guide, first.bias) + point_row[:, None, None, :] + point_col[None, :, None, :]
     plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
-    out = _NeighbourMLP.apply(cells, point, plan, *params)
+    out = _NeighbourMLP.apply(cells, point, plan, torch.is_grad_enabled(), *params)
     return out.permute(2, 3, 0, 1)
