@@ -24,13 +24,12 @@ are differentiable with respect to every tensor argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
+
+from rsmif_core.ops.threads import single_thread
 
 __all__ = [
     "dynamic_conv2d",
@@ -153,24 +152,10 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
-@contextmanager
-def _one_intra_op_thread() -> Iterator[None]:
-    """Run the per-offset loops on one intra-op thread.
-
-    Each offset's multiply-accumulate is a small, memory-bound op; with several OpenMP threads every one
-    of them (≈350 per attention layer, forward + backward) ends in a thread barrier, which costs more than
-    the op itself and becomes very slow when the CPU is shared (measured on a 2-core machine running
-    other jobs: a training step 20× slower with 2 threads than with 1). Convolutions and matmuls
-    outside these loops keep the caller's thread count."""
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+# The per-offset loops below run on one intra-op thread (ops.threads.single_thread): each offset's
+# multiply-accumulate is a small, memory-bound op; with several OpenMP threads every one of them (≈350 per
+# attention layer, forward + backward) ends in a thread barrier that costs more than the op itself
+# (measured on a shared 2-core machine: a training step 20× slower with 2 threads than with 1).
 
 
 def _channel_dot(a: Tensor, b: Tensor, out: Tensor) -> None:
@@ -197,7 +182,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
         n, d, h, w = q.shape
-        with _one_intra_op_thread():
+        with single_thread():
             logits = q.new_empty(kernel * kernel, n, h, w)
             for t in range(kernel * kernel):
                 dy, dx = divmod(t, kernel)
@@ -219,7 +204,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
         kernel: int = ctx.kernel  # type: ignore[attr-defined]
         need_q, need_k, need_v = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
         n, d, h, w = q.shape
-        with _one_intra_op_thread():
+        with single_thread():
             grad_out = grad_out.contiguous()
             grad_probs = torch.empty_like(probs)
             grad_v = torch.zeros_like(v_pad) if need_v else None
