@@ -43,6 +43,20 @@ class SharedEpoch:
         return int(self._value.item())
 
 
+class EpochAware:
+    """Mixin of datasets whose random draws depend on the epoch (the trainer calls ``set_epoch``)."""
+
+    _epoch: SharedEpoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random crops/orientations for each epoch (draws depend on seed, epoch and index only)."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
+
+
 def item_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
     """The generator of one item's draws; ``stream`` separates independent draws (0 crop, 1 orientation)."""
     return np.random.default_rng((int(seed), int(epoch), int(index), int(stream)))

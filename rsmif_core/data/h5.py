@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from rsmif_core.data.augment import (
+    EpochAware,
     Orientation,
     SharedEpoch,
     Window,
@@ -121,7 +122,7 @@ def sample_indices(count: int, n: int = VALUE_CHECK_ITEMS) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, count - 1, num=min(count, n))})
 
 
-class H5FusionDataset(Dataset[dict[str, Any]]):
+class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
     """Base of the h5 collections: subclasses name the keys, the task and how the scale is chosen.
 
     ``roles`` maps our field names to file keys; ``optional`` lists fields a file may lack (``gt`` in
@@ -283,14 +284,6 @@ class H5FusionDataset(Dataset[dict[str, Any]]):
         return crop
 
     # -- reading --------------------------------------------------------------------------------
-    def set_epoch(self, epoch: int) -> None:
-        """New random crops/orientations for each epoch (draws depend on seed, epoch and index only)."""
-        self._epoch.set(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch.get()
-
     def __len__(self) -> int:
         return self.layout.count
 

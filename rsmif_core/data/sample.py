@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from rsmif_core.data import synthetic
-from rsmif_core.data.augment import SharedEpoch, choose_orientation, item_rng
+from rsmif_core.data.augment import EpochAware, SharedEpoch, choose_orientation, item_rng
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.h5 import upsample_lms
 from rsmif_core.data.wald import full_resolution_tiles, reduce_resolution, tiles
@@ -123,7 +123,7 @@ def sample_splits(task: str, scene: str | None = None, bands: int | None = None,
     return _synthetic_splits(task, int(bands), int(ratio), int(seed))
 
 
-class SampleDataset(Dataset[dict[str, Any]]):
+class SampleDataset(EpochAware, Dataset[dict[str, Any]]):
     """One split of a sample scene, held in memory (the scene is a few MB)."""
 
     def __init__(
@@ -146,13 +146,6 @@ class SampleDataset(Dataset[dict[str, Any]]):
         self.guide_bands = int(self.arrays["pan"].shape[1])
         self.has_reference = "gt" in self.arrays
         self.augment, self.seed, self._epoch = bool(augment), int(seed), SharedEpoch()
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch.set(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch.get()
 
     def __len__(self) -> int:
         return int(self.arrays["pan"].shape[0])

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rsmif_core.data.augment import SharedEpoch, choose_orientation, choose_window, item_rng
+from rsmif_core.data.augment import EpochAware, SharedEpoch, choose_orientation, choose_window, item_rng
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.sen12mscr_splits import SEASONS, split_scenes
 
@@ -65,7 +65,7 @@ def scale_s1(raw_db: np.ndarray, scaling: str) -> np.ndarray:
     return 2.0 * (np.clip(raw_db, lows, 0.0) - lows) / -lows
 
 
-class SEN12MSCR(Dataset[dict[str, Any]]):
+class SEN12MSCR(EpochAware, Dataset[dict[str, Any]]):
     """The SEN12MS-CR triplets of one official split under ``root``.
 
     ``split``: train / val / test (the official scene lists of SEN12MS-CR-TS's ``SEN12MSCR`` loader) or
@@ -173,13 +173,6 @@ class SEN12MSCR(Dataset[dict[str, Any]]):
                 + "; ".join(f"{p.name} {g[3]}×{g[2]} {g[0]} {tuple(g[1])[:6]}" for p, g in zip(paths, grids)),
             )
         return out[0], out[1], out[2]
-
-    def set_epoch(self, epoch: int) -> None:
-        self._epoch.set(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch.get()
 
     def __len__(self) -> int:
         return len(self.items)

@@ -21,19 +21,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rsmif_core.ops.checks import check_image
+
 _CDF23_HALF = 2.0 * np.array(
     [0.5, 0.305334091185, 0, -0.072698593239, 0, 0.021809577942, 0, -0.005192756653, 0, 0.000807762146, 0,
      -0.000060081482]
 )
 CDF23: np.ndarray = np.concatenate([_CDF23_HALF[1:][::-1], _CDF23_HALF])  # 23 symmetric taps
-
-
-def _check_image(x: Tensor, name: str = "x") -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name}: expected a B×C×H×W tensor, found {shape}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, found {x.dtype}; convert with .double()")
 
 
 def _check_power_of_two(ratio: int) -> int:
@@ -73,7 +67,7 @@ def _apply_separable(x: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
 
 def interp23tap(x: Tensor, ratio: int) -> Tensor:
     """Upsample B×C×h×w ``x`` by ``ratio`` (a power of 2) with the toolbox's 23-tap interpolator -> B×C×(ratio·h)×(ratio·w)."""
-    _check_image(x)
+    check_image(x)
     ratio = _check_power_of_two(ratio)
     if ratio == 1:
         return x.clone()
@@ -116,7 +110,7 @@ def imresize(x: Tensor, scale: float | None = None, size: tuple[int, int] | None
     With ``scale`` the output is ``ceil(scale·H)×ceil(scale·W)`` and the kernel uses ``scale`` itself
     (as MATLAB does), not the ratio of the rounded sizes. No rounding or clamping of the output (double input).
     """
-    _check_image(x)
+    check_image(x)
     h, w = x.shape[-2:]
     if (scale is None) == (size is None):
         raise ValueError("imresize: give exactly one of scale or size")

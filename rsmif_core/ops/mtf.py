@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rsmif_core.ops.checks import check_image
 from rsmif_core.ops.threads import single_thread
 
 KERNEL_SIZE = 41
@@ -182,14 +183,6 @@ def _check_ratio(ratio: int) -> None:
         raise ValueError(f"ratio must be a positive integer, found {ratio!r}")
 
 
-def _check_image(x: Tensor, name: str = "x") -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name}: expected a B×C×H×W tensor, found {shape}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, found {x.dtype}; convert with .double()")
-
-
 def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     """Per-band correlation of B×C×H×W ``x`` with C×k×k ``kernels``, replicate padding, same size.
 
@@ -197,7 +190,7 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     convolution is ~50× slower on CPU). The kernel spectrum is computed once; on CPU the images are
     filtered one at a time (the FFT buffers of one image stay in cache).
     """
-    _check_image(x)
+    check_image(x)
     c, k = kernels.shape[0], kernels.shape[-1]
     if c != x.shape[1]:
         raise ValueError(f"{c} kernels for an image of {x.shape[1]} bands")
@@ -238,21 +231,21 @@ def _fast_length(n: int) -> int:
 
 def mtf_filter(x: Tensor, sensor: GainSpec | None, ratio: int) -> Tensor:
     """Low-pass every band of B×C×H×W ``x`` with its sensor MTF filter (toolbox ``MTF.m``); same size."""
-    _check_image(x)
+    check_image(x)
     kernels = torch.from_numpy(mtf_kernels(sensor, ratio, x.shape[1]))
     return filter_replicate(x, kernels)
 
 
 def mtf_filter_pan(x: Tensor, sensor: str | None, ratio: int) -> Tensor:
     """Low-pass B×1×H×W (or B×C) PAN with the PAN MTF filter (toolbox ``MTF_PAN.m``); same size."""
-    _check_image(x, "pan")
+    check_image(x, "pan")
     kernel = torch.from_numpy(mtf_kernel(pan_gain(sensor), ratio))
     return filter_replicate(x, kernel.expand(x.shape[1], -1, -1))
 
 
 def decimate(x: Tensor, ratio: int) -> Tensor:
     """MATLAB ``imresize(I, 1/ratio, 'nearest')``: keeps rows/columns ``ratio//2, ratio//2 + ratio, ...``."""
-    _check_image(x)
+    check_image(x)
     _check_ratio(ratio)
     h, w = x.shape[-2:]
     if h % ratio or w % ratio:
