@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load, save
 
+from rsmif_core.ops.threads import single_thread as single_thread  # re-exported for tests of tiny tensors
 from rsmif_core.types import Batch, BatchMeta, FusionModel, FusionOutput, LossOutput
 
 

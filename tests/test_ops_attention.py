@@ -13,15 +13,14 @@ from rsmif_core.ops.attention import (
     local_window_attention,
     position_grid,
 )
+from rsmif_core.testing import single_thread
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny tensors: on a shared CPU, OpenMP barriers cost more than the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_thread():
+        yield
 
 
 def unfolded_attention(q, k, v, heads, kernel, pe):

@@ -155,22 +155,20 @@ def test_options_drop_what_was_not_chosen(tmp_path: Path) -> None:
 
 def test_generated_model_fits_the_contract_on_ratio_1_with_a_2_band_guide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Imported from its folder (no install): the generated network is a working FusionModel, not a stub."""
-    from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch, train_briefly
+    from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch, single_thread, train_briefly
 
     project = generate_method_plugin("contract_net", tmp_path, no_input=True)
     monkeypatch.syspath_prepend(str(project / "src"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: a second thread only adds contention
     try:
-        model_cls = importlib.import_module("rsmif_contract_net.model").ContractNet
-        loss_cls = importlib.import_module("rsmif_contract_net.losses").ContractNetLoss
-        case = TASK_CASES["sar-optical"]
-        check_model_contract(model_cls, case, size=12, hyper={"channels": 8, "num_blocks": 1})
-        model = model_cls(case.spectral_bands, case.guide_bands, case.ratio, channels=8, num_blocks=1)
-        first, last = train_briefly(model, loss_cls(), make_batch(case, size=12), steps=10, lr=3e-3)
-        assert last < first
+        with single_thread():  # tiny tensors: a second thread only adds contention
+            model_cls = importlib.import_module("rsmif_contract_net.model").ContractNet
+            loss_cls = importlib.import_module("rsmif_contract_net.losses").ContractNetLoss
+            case = TASK_CASES["sar-optical"]
+            check_model_contract(model_cls, case, size=12, hyper={"channels": 8, "num_blocks": 1})
+            model = model_cls(case.spectral_bands, case.guide_bands, case.ratio, channels=8, num_blocks=1)
+            first, last = train_briefly(model, loss_cls(), make_batch(case, size=12), steps=10, lr=3e-3)
+            assert last < first
     finally:
-        torch.set_num_threads(threads)
         forget_package("rsmif_contract_net")
 
 

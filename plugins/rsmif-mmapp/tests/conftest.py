@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rsmif_core.testing import single_thread
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +26,5 @@ def reference_dir() -> Path:
 def one_thread():
     """Run each test on one intra-op thread (restored afterwards): the tensors are tiny, and on a
     shared, oversubscribed machine two OpenMP threads spend most of their time waiting for each other."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_thread():
+        yield

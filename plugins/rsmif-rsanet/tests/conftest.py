@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rsmif_core.testing import single_thread
+
 
 def shared_dir() -> Path | None:
     env = os.environ.get("RSMIF_SHARED")
@@ -29,9 +31,5 @@ def models_reference() -> Path:
 @pytest.fixture(autouse=True)
 def one_thread():
     """Many small tensor ops: on a shared, oversubscribed CPU two OpenMP threads are far slower than one."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_thread():
+        yield
