@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import tempfile
 import threading
@@ -88,6 +89,20 @@ class InMemory(Dataset[dict[str, Any]]):
         return item
 
 
+class PerItem(Dataset[dict[str, Any]]):
+    """The same reader without its ``__getitems__``: the DataLoader then asks for one item at a time and
+    ``collate`` stacks them (what the reader did before it had ``__getitems__``), for comparison."""
+
+    def __init__(self, dataset: Dataset[dict[str, Any]]) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.dataset[i]
+
+
 def make_loader(dataset: Dataset[Any], order: list[int], workers: int, batch: int = 32) -> DataLoader[Any]:
     return DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers, collate_fn=collate,
                       persistent_workers=workers > 0)
@@ -111,6 +126,9 @@ def random_access(folder: Path, items: int, repeats: int) -> None:
         "in-memory numpy (ceiling)": make_loader(ceiling, order, 0),
         "pancollection, 0 workers": make_loader(ours, order, 0),
         "pancollection, 2 workers": make_loader(ours, order, 2),
+        "context: per item, 0 workers": make_loader(PerItem(ours), order, 0),
+        "context: per item, 2 workers": make_loader(PerItem(ours), order, 2),
+        "context: in-memory, 2 workers": make_loader(ceiling, order, 2),
         "control: zeros, 2 workers": make_loader(Zeros(items), order, 2),
     }
     for loader in loaders.values():  # warm-up: page cache, worker start-up, code paths
@@ -119,10 +137,15 @@ def random_access(folder: Path, items: int, repeats: int) -> None:
     for _ in range(repeats):
         for name, loader in loaders.items():
             results[name].append(items_per_second(loader))
+    print(f"  load average after the runs: {load_average()}")
     base = statistics.median(results["in-memory numpy (ceiling)"])
     for name, values in results.items():
         med = statistics.median(values)
-        print(f"  {name:28s} {med:9.0f} items/s   {med / base:5.2f}x of the ceiling   (runs: {', '.join(f'{v:.0f}' for v in values)})")
+        print(f"  {name:30s} {med:9.0f} items/s   {med / base:5.2f}x of the ceiling   (runs: {', '.join(f'{v:.0f}' for v in values)})")
+
+
+def load_average() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" ({os.cpu_count()} CPUs)"
 
 
 class PeakRss:
@@ -195,6 +218,7 @@ def main() -> None:
     parser.add_argument("--skip-random", action="store_true", help="Only the memory part (RSS then starts clean).")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    print(f"load average at the start: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="rsmif_bench_data_") as tmp:
         if not args.skip_random:
             random_access(Path(tmp), args.items, args.repeats)

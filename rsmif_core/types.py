@@ -109,13 +109,34 @@ class Batch:
         return int(self.pan.shape[0])
 
 
+class StackedItems(list[Mapping[str, Any]]):
+    """A list of dataset items whose tensors are views of already stacked batch tensors (``stacked``).
+
+    A dataset's ``__getitems__`` returns it so that :func:`collate` takes the stacked tensors as they are
+    (in a DataLoader worker they were written straight into shared memory) instead of copying every
+    item again; anything else that iterates the list still sees ordinary item dicts.
+    """
+
+    def __init__(self, items: Iterable[Mapping[str, Any]], stacked: Mapping[str, Tensor]) -> None:
+        super().__init__(items)
+        self.stacked = dict(stacked)
+
+
 def collate(samples: list[Mapping[str, Any]]) -> Batch:
-    """Stack dataset items (dicts with pan/ms/lms/gt and optional meta fields) into a :class:`Batch`."""
+    """Stack dataset items (dicts with pan/ms/lms/gt and optional meta fields) into a :class:`Batch`.
+
+    :class:`StackedItems` (from a dataset's ``__getitems__``) keep their stacked tensors without a copy.
+    """
     if not samples:
         raise BatchError("cannot collate an empty list of samples")
     first = samples[0]
+    stacked: Mapping[str, Tensor] = {}
+    if isinstance(samples, StackedItems) and all(len(t) == len(samples) for t in samples.stacked.values()):
+        stacked = samples.stacked
 
     def stack(key: str) -> Tensor:
+        if key in stacked:
+            return stacked[key]
         return torch.stack([torch.as_tensor(s[key]) for s in samples])
 
     gt = stack("gt") if first.get("gt") is not None else None

@@ -76,12 +76,14 @@ class Orientation:
     rotations: int  # quarter turns
     flip: bool  # left-right mirror after the rotation
 
+    def view(self, array: np.ndarray) -> np.ndarray:
+        """The oriented C×H×W array as a view (no copy): a reader scales it straight into its output."""
+        out = np.rot90(array, self.rotations, axes=(-2, -1)) if self.rotations else array
+        return out[..., ::-1] if self.flip else out
+
     def apply(self, array: np.ndarray) -> np.ndarray:
         """Apply to a C×H×W array; returns a contiguous copy."""
-        out = np.rot90(array, self.rotations, axes=(-2, -1)) if self.rotations else array
-        if self.flip:
-            out = out[..., ::-1]
-        return np.ascontiguousarray(out)
+        return np.ascontiguousarray(self.view(array))
 
 
 def choose_orientation(rng: np.random.Generator) -> Orientation:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +29,7 @@ from rsmif_core.data.augment import (
     item_rng,
 )
 from rsmif_core.data.errors import DataError, did_you_mean
+from rsmif_core.types import StackedItems
 
 # How many items (spread evenly over the file, first and last included) are checked for NaN and
 # negative values at creation: checking all of a 6 GB training file would take minutes.
@@ -157,6 +158,9 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         self._file: h5py.File | None = None
         self._pid: int | None = None
         self._datasets: dict[str, h5py.Dataset] = {}
+        # reused read buffers and memory dataspaces, by field and hyperslab count (per process, see _read)
+        self._scratch: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, Any]] = {}
+        self._spaces: dict[str, Any] = {}  # each field's file dataspace, reselected for every read
         with open_h5(self.path) as f:
             self.layout = self._validate(f, ratio, check_values)
             self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
@@ -295,6 +299,8 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             self._pid = pid
             # looking a dataset up by name costs more than reading a 64×64 item: do it once per handle
             self._datasets = {role: self._file[key] for role, key in self.layout.keys.items()}
+            self._scratch = {}
+            self._spaces = {}
         return self._file
 
     def __getstate__(self) -> dict[str, Any]:
@@ -302,6 +308,8 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         state["_file"] = None
         state["_pid"] = None
         state["_datasets"] = {}
+        state["_scratch"] = {}
+        state["_spaces"] = {}
         return state
 
     def close(self) -> None:
@@ -310,10 +318,14 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         self._file = None
         self._pid = None
         self._datasets = {}
+        self._scratch = {}
+        self._spaces = {}
 
-    def _read(self, f: h5py.File, role: str, index: int, where: tuple[slice, slice] | None) -> np.ndarray:
-        """One item (or a window of it) as float64, through h5py's low-level API: the high-level
-        ``ds[i]`` spends as long parsing the selection as copying a 64×64 item."""
+    def _read(self, role: str, index: int, where: tuple[slice, slice] | None) -> np.ndarray:
+        """One item (or a window of it) as float64, through h5py's low-level API (the high-level
+        ``ds[i]`` spends as long parsing the selection as copying a 64×64 item), into a buffer this
+        process reuses for every read of that shape: a fresh array per read costs page faults, and a
+        reused one stays in the CPU cache for the scaling that follows."""
         ds = self._datasets[role]
         _, bands, height, width = ds.shape
         if where is None:
@@ -322,30 +334,43 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             rows, cols = where
             start = (index, 0, rows.start, cols.start)
             count = (1, bands, rows.stop - rows.start, cols.stop - cols.start)
-        out = np.empty(count[1:], dtype=np.float64)
-        file_space = ds.id.get_space()
-        file_space.select_hyperslab(start, count)
-        ds.id.read(h5py.h5s.create_simple(count), file_space, out, mtype=_FLOAT64)
+        cached = self._scratch.get((role, count))
+        if cached is None:
+            buffer = np.empty(count[1:], dtype=np.float64)
+            cached = self._scratch[(role, count)] = (buffer, h5py.h5s.create_simple(count))
+        out, memory_space = cached
+        file_space = self._spaces.get(role)
+        if file_space is None:
+            file_space = self._spaces[role] = ds.id.get_space()
+        file_space.select_hyperslab(start, count)  # replaces the previous selection
+        ds.id.read(memory_space, file_space, out, mtype=_FLOAT64)
+        return out
+
+    def _index(self, index: int) -> int:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{self.path.name}: index {index} out of range for {len(self)} items")
+        return int(index) % len(self)
+
+    def _read_item(self, index: int, window: Window | None) -> dict[str, np.ndarray]:
+        """One item's arrays in file units (DN), cropped to ``window``; they live in the reused
+        buffers of :meth:`_read`, valid until the next read."""
+        self._handle()
+        low = window.low() if window else None
+        high = window.high(self.ratio) if window else None
+        out = {"pan": self._read("pan", index, high), "ms": self._read("ms", index, low)}
+        if "lms" in self.layout.keys:
+            out["lms"] = self._read("lms", index, high)
+        else:
+            full = self._compute_lms(self._read("ms", index, None))
+            out["lms"] = full if high is None else full[:, high[0], high[1]]
+        if "gt" in self.layout.keys:
+            out["gt"] = self._read("gt", index, high)
         return out
 
     def read_raw(self, index: int) -> dict[str, np.ndarray]:
         """One item's arrays in file units (DN), cropped if ``crop`` is set, before augmentation."""
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"{self.path.name}: index {index} out of range for {len(self)} items")
-        index = index % len(self)
-        f = self._handle()
-        window = self._window(index)
-        low = window.low() if window else None
-        high = window.high(self.ratio) if window else None
-        out = {"pan": self._read(f, "pan", index, high), "ms": self._read(f, "ms", index, low)}
-        if "lms" in self.layout.keys:
-            out["lms"] = self._read(f, "lms", index, high)
-        else:
-            full = self._compute_lms(self._read(f, "ms", index, None))
-            out["lms"] = full if high is None else full[:, high[0], high[1]]
-        if "gt" in self.layout.keys:
-            out["gt"] = self._read(f, "gt", index, high)
-        return out
+        index = self._index(index)
+        return {role: values.copy() for role, values in self._read_item(index, self._window(index)).items()}
 
     def _window(self, index: int) -> Window | None:
         if self.crop is None:
@@ -358,20 +383,66 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             return None
         return choose_orientation(item_rng(self.seed, self.epoch, index, stream=1))
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        raw = self.read_raw(index)
-        index = index % len(self)
-        orient = self._orientation(index)
-        item: dict[str, Any] = {}
+    def _item_shapes(self, orient: Orientation | None) -> dict[str, tuple[int, int, int]]:
+        """The shape of each field of an item after cropping and orientation."""
+        lay = self.layout
+        high, low = lay.high_hw, lay.low_hw
+        if self.crop is not None:
+            high, low = (self.crop, self.crop), (self.crop // self.ratio, self.crop // self.ratio)
+        if orient is not None and orient.rotations % 2:
+            high, low = (high[1], high[0]), (low[1], low[0])
+        shapes = {"pan": (lay.guide_bands, *high), "ms": (lay.spectral_bands, *low), "lms": (lay.spectral_bands, *high)}
+        if self.has_reference:
+            shapes["gt"] = (lay.spectral_bands, *high)
+        return shapes
+
+    def _fill(self, index: int, out: Mapping[str, np.ndarray], orient: Orientation | None) -> None:
+        """Read item ``index`` and write it, scaled to float32 and oriented, into ``out`` (one
+        C×H×W float32 array per field): the one code path of ``__getitem__`` and ``__getitems__``."""
         scale = 1.0 / self.max_value
-        for role, values in raw.items():
-            scaled = np.empty(values.shape, dtype=np.float32)
-            np.multiply(values, scale, out=scaled, casting="same_kind")
-            if orient is not None:
-                scaled = orient.apply(scaled)
-            item[role] = torch.from_numpy(np.ascontiguousarray(scaled))
+        for role, values in self._read_item(index, self._window(index)).items():
+            source = values if orient is None else orient.view(values)
+            np.multiply(source, scale, out=out[role], casting="same_kind")
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = self._index(index)
+        orient = self._orientation(index)
+        tensors = {role: torch.empty(shape) for role, shape in self._item_shapes(orient).items()}
+        self._fill(index, {role: t.numpy() for role, t in tensors.items()}, orient)
+        item: dict[str, Any] = dict(tensors)
         item.update(self.meta(index))
         return item
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Mapping[str, Any]]:
+        """A batch of items (what a DataLoader worker asks for), equal to ``[self[i] for i in indices]``.
+
+        Every field of the batch is written straight into one stacked float32 tensor (in shared memory
+        inside a DataLoader worker, as torch's default collate does), so the worker neither stacks nor
+        copies the batch again to hand it to the main process; ``rsmif_core.collate`` keeps the stacked
+        tensors. One buffer holds all fields: the main process maps one shared-memory block per batch.
+        """
+        positions = [self._index(i) for i in indices]
+        orients = [self._orientation(i) for i in positions]
+        shapes = self._item_shapes(orients[0] if orients else None)
+        if not positions or any(self._item_shapes(o) != shapes for o in orients[1:]):
+            unstacked: list[Mapping[str, Any]] = [self[i] for i in positions]
+            return unstacked  # quarter turns of non-square items: shapes differ
+        count = len(positions)
+        sizes = {role: count * math.prod(shape) for role, shape in shapes.items()}
+        flat = _batch_buffer(sum(sizes.values()))
+        stacked: dict[str, torch.Tensor] = {}
+        offset = 0
+        for role, shape in shapes.items():
+            stacked[role] = flat[offset : offset + sizes[role]].view(count, *shape)
+            offset += sizes[role]
+        arrays = {role: t.numpy() for role, t in stacked.items()}
+        for j, (index, orient) in enumerate(zip(positions, orients)):
+            self._fill(index, {role: a[j] for role, a in arrays.items()}, orient)
+        views = {role: t.unbind(0) for role, t in stacked.items()}  # one call per field, not per item
+        items: list[Mapping[str, Any]] = [
+            {**{role: v[j] for role, v in views.items()}, **self.meta(index)} for j, index in enumerate(positions)
+        ]
+        return StackedItems(items, stacked)
 
     def meta(self, index: int) -> dict[str, Any]:
         return {
@@ -428,6 +499,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+def _batch_buffer(numel: int) -> torch.Tensor:
+    """A float32 tensor of ``numel`` values: in shared memory inside a DataLoader worker (allocated there
+    directly, as torch's default collate does, instead of ``share_memory_()``, which would copy it)."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(numel)
+    storage = torch.UntypedStorage._new_shared(numel * 4)
+    return torch.empty(0).set_(storage, 0, (numel,), (1,))
 
 
 def upsample_lms(ms: np.ndarray, ratio: int) -> np.ndarray:

@@ -1,0 +1,106 @@
+"""Batch reading of the h5 collections: ``__getitems__`` (what a DataLoader worker calls) gives exactly the
+items ``__getitem__`` gives, stacked once, and ``collate`` keeps the stacked tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from data.fixtures import HYPER_KEYS, PAN_KEYS, fusion_arrays, write_h5, write_pancollection
+from torch.utils.data import DataLoader
+
+from rsmif_core import collate, create_dataset
+from rsmif_core.types import StackedItems
+
+INDICES = [3, 0, 4, 0, -1, 1]  # unsorted, a repeat, a negative index
+
+
+def assert_same_items(batch: Sequence[Mapping[str, Any]], expected: Sequence[Mapping[str, Any]]) -> None:
+    assert len(batch) == len(expected)
+    for got, want in zip(batch, expected):
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            if isinstance(value, torch.Tensor):
+                assert got[key].dtype == torch.float32 and got[key].shape == value.shape, key
+                assert torch.equal(got[key], value), key
+            else:
+                assert got[key] == value, key
+
+
+@pytest.mark.parametrize(("crop", "augment"), [(None, False), (None, True), (16, False), (16, True)])
+def test_getitems_equals_getitem_for_every_item(tmp_path: Path, crop: int | None, augment: bool) -> None:
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=5, bands=8, size=32, ratio=4)
+    ds = create_dataset("pancollection", path=str(path), crop=crop, augment=augment, seed=3)
+    for epoch in (0, 2):
+        ds.set_epoch(epoch)
+        batch = ds.__getitems__(INDICES)
+        assert isinstance(batch, StackedItems)
+        assert_same_items(batch, [ds[i] for i in INDICES])
+        assert batch[1]["id"] == "train_wv3/0" and batch[4]["id"] == "train_wv3/4"
+        collated = collate(batch)
+        assert collated.gt is not None and collated.gt.data_ptr() == batch.stacked["gt"].data_ptr()  # no copy
+        reference = collate([ds[i] for i in INDICES])
+        for key in ("pan", "ms", "lms", "gt"):
+            assert torch.equal(getattr(collated, key), getattr(reference, key)), key
+        assert collated.meta == reference.meta
+
+
+def test_getitems_values_are_the_file_values_scaled(tmp_path: Path) -> None:
+    path = write_pancollection(tmp_path / "train_qb.h5", n=4, bands=4, size=16, ratio=4)
+    raw = fusion_arrays(n=4, bands=4, size=16, ratio=4)
+    batch = collate(create_dataset("pancollection", path=str(path)).__getitems__([2, 1]))
+    for key in ("gt", "ms", "lms", "pan"):
+        expected = (raw[key][[2, 1]] / 2047.0).astype(np.float32)
+        np.testing.assert_array_equal(getattr(batch, key).numpy(), expected)
+
+
+def test_getitems_without_reference_and_with_computed_lms(tmp_path: Path) -> None:
+    full = write_pancollection(tmp_path / "test_wv3_OrigScale_multiExm1.h5", full=True, n=3, bands=8, size=16)
+    ds = create_dataset("pancollection", path=str(full))
+    batch = ds.__getitems__([2, 0])
+    assert "gt" not in batch.stacked and collate(batch).gt is None
+    assert_same_items(batch, [ds[2], ds[0]])
+    hyper = write_h5(tmp_path / "Train_Pavia.h5", fusion_arrays(n=3, bands=6, size=32, scale=1.0), HYPER_KEYS,
+                     drop=("lms",))
+    hds = create_dataset("hyperpancollection", path=str(hyper), crop=16, augment=True, seed=1)
+    assert hds.lms_computed
+    assert_same_items(hds.__getitems__([1, 2, 1]), [hds[1], hds[2], hds[1]])
+
+
+def test_getitems_on_non_square_items_with_quarter_turns(tmp_path: Path) -> None:
+    arrays = fusion_arrays(n=6, bands=4, size=32, ratio=4)
+    arrays = {k: v[:, :, : v.shape[2] // 2] for k, v in arrays.items()}  # 16×32 guide, 4×8 spectral
+    path = write_h5(tmp_path / "train_qb.h5", arrays, PAN_KEYS)
+    ds = create_dataset("pancollection", path=str(path), augment=True, seed=0)
+    indices = list(range(6))
+    shapes = {ds[i]["pan"].shape for i in indices}
+    assert shapes == {(1, 16, 32), (1, 32, 16)}  # the draws include odd quarter turns
+    batch = ds.__getitems__(indices)
+    assert not isinstance(batch, StackedItems)  # shapes differ: items one by one, as before
+    assert_same_items(batch, [ds[i] for i in indices])
+
+
+def test_getitems_index_out_of_range(tmp_path: Path) -> None:
+    ds = create_dataset("pancollection", path=str(write_pancollection(tmp_path / "train_wv3.h5", n=2)))
+    with pytest.raises(IndexError, match="index 2 out of range for 2 items"):
+        ds.__getitems__([0, 2])
+
+
+def _stacked_in_shared_memory(samples: list[Mapping[str, Any]]) -> tuple[bool, bool]:
+    assert isinstance(samples, StackedItems)
+    return samples.stacked["gt"].is_shared(), collate(samples).gt is samples.stacked["gt"]
+
+
+def test_workers_write_batches_into_shared_memory(tmp_path: Path) -> None:
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=4, bands=8, size=16)
+    ds = create_dataset("pancollection", path=str(path), crop=8, augment=True, seed=5)
+    in_worker = list(DataLoader(ds, batch_size=2, num_workers=1, collate_fn=_stacked_in_shared_memory))
+    assert in_worker == [(True, True), (True, True)]
+    assert not ds.__getitems__([0, 1]).stacked["gt"].is_shared()  # no shared memory outside workers
+    batches = list(DataLoader(ds, batch_size=3, num_workers=2, collate_fn=collate))
+    serial = torch.stack([ds[i]["gt"] for i in range(4)])
+    torch.testing.assert_close(torch.cat([b.gt for b in batches]), serial, rtol=0, atol=0)
