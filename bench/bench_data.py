@@ -6,9 +6,11 @@
    with one shuffled order. Repeats are interleaved; the median items/s and the ratio to the ceiling
    (measured in the same run) are printed. Target: >= 0.5x with 2 workers. A control dataset of zeros
    read with 2 workers shows what the DataLoader's worker-to-main transfer alone allows on this machine.
-2. Memory: in a fresh process, iterate every item of a ~2 GB file and report the peak RSS of the main
-   process (and of the workers, with 2 workers). Target: < 300 MB. The file is made in a temporary folder
-   and deleted. The reader is built from its class: ``create_dataset`` would also load every plugin.
+2. Memory: in a fresh process, iterate every item of a ~2 GB file with 0 workers and with 2 workers
+   (forked, Linux's default, and spawned) and report the peak RSS and USS of every process, and the floor:
+   a fresh process with torch, h5py and rsmif_core imported. Target: < 300 MB. The file is made in a
+   temporary folder and deleted. The reader is built from its class: ``create_dataset`` would also load
+   every plugin.
 
     python bench/bench_data.py [--items 1500] [--big-gb 2.0] [--repeats 3]
 """
@@ -148,30 +150,34 @@ def load_average() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" ({os.cpu_count()} CPUs)"
 
 
-class PeakRss:
-    """Samples the RSS of this process and the RSS and USS of its children every 200 ms (reading smaps costs CPU)."""
+class PeakMemory:
+    """Samples every 200 ms the RSS and USS of this process and of each of its children (DataLoader
+    workers) and keeps each process's peak. RSS counts pages shared with other processes (the libraries,
+    and after fork the parent's heap, copy-on-write); USS counts only the pages this process alone holds
+    (what it costs beyond the others). Reading USS (smaps) costs CPU: hence the 200 ms."""
 
     def __init__(self) -> None:
-        self.main = 0
-        self.children = 0
-        self.children_uss = 0
+        self.peaks: dict[int, tuple[int, int]] = {}  # pid -> (RSS, USS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, process: psutil.Process) -> None:
+        try:
+            info = process.memory_full_info()
+        except psutil.Error:
+            return
+        rss, uss = self.peaks.get(process.pid, (0, 0))
+        self.peaks[process.pid] = (max(rss, info.rss), max(uss, info.uss))
 
     def _run(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
-            self.main = max(self.main, me.memory_info().rss)
+            self._sample(me)
             for child in me.children(recursive=True):
-                try:
-                    info = child.memory_full_info()  # USS: pages only this worker holds (RSS counts the parent's too)
-                    self.children = max(self.children, info.rss)
-                    self.children_uss = max(self.children_uss, info.uss)
-                except psutil.Error:
-                    pass
+                self._sample(child)
             time.sleep(0.2)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -179,33 +185,58 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
 
+    def report(self) -> str:
+        me = os.getpid()
+        lines = []
+        for pid, (rss, uss) in sorted(self.peaks.items(), key=lambda p: p[0] != me):
+            role = "main process" if pid == me else f"worker {pid}"
+            lines.append(f"      {role:14s} peak RSS {rss / 2**20:4.0f} MB, peak USS {uss / 2**20:4.0f} MB")
+        return "\n".join(lines)
+
+
+def report_memory(queue: Any) -> None:
+    """Run in a fresh (spawned) process: what a process holds with torch, h5py and rsmif_core imported
+    and nothing read, i.e. what a spawned DataLoader worker starts from."""
+    info = psutil.Process().memory_full_info()
+    queue.put((info.rss, info.uss))
+
 
 def memory(folder: Path, gigabytes: float) -> None:
     items = int(gigabytes * 2**30 / ITEM_BYTES)
     path = folder / "train_wv3_big.h5"
     start = time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")
     # written by a child process, so the writer's buffers do not count in this process's RSS
-    writer = multiprocessing.get_context("spawn").Process(target=write_file, args=(path, items, 2))
+    writer = spawn.Process(target=write_file, args=(path, items, 2))
     writer.start()
     writer.join()
     size = path.stat().st_size
-    print(f"memory: {items} items, {size / 2**30:.2f} GiB file (written in {time.perf_counter() - start:.0f} s)")
+    print(f"memory: {items} items, {size / 2**30:.2f} GiB file (written in {time.perf_counter() - start:.0f} s), "
+          f"load average {load_average()}")
+    queue = spawn.Queue()
+    probe = spawn.Process(target=report_memory, args=(queue,))
+    probe.start()
+    rss, uss = queue.get()
+    probe.join()
+    print(f"  floor: a fresh process with torch, h5py and rsmif_core imported holds RSS {rss / 2**20:.0f} MB, "
+          f"USS {uss / 2**20:.0f} MB")
     # the class itself, not create_dataset: loading every plugin (metrics, trainer …) would add ~130 MB
     # that has nothing to do with reading data
     ds = PanCollection(path)
-    print(f"  RSS with torch, h5py and the reader loaded: {psutil.Process().memory_info().rss / 2**20:.0f} MB")
-    for workers in (0, 2):
-        before = psutil.Process().memory_info().rss
-        with PeakRss() as peak:
-            loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers, collate_fn=collate)
+    info = psutil.Process().memory_full_info()
+    print(f"  this process with the reader created: RSS {info.rss / 2**20:.0f} MB, USS {info.uss / 2**20:.0f} MB")
+    # fork is Linux's default start method for a script (workers share the parent's pages copy-on-write);
+    # spawn (the default on macOS and Windows) starts each worker as a fresh interpreter
+    for workers, start_method in ((0, None), (2, "fork"), (2, "spawn")):
+        with PeakMemory() as peak:
+            loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers, collate_fn=collate,
+                                multiprocessing_context=start_method)
             t0 = time.perf_counter()
             seen = sum(len(b) for b in loader)
             elapsed = time.perf_counter() - t0
         assert seen == items
-        extra = (f", largest worker RSS {peak.children / 2**20:.0f} MB (its own pages, USS: "
-                 f"{peak.children_uss / 2**20:.0f} MB)" if workers else "")
-        print(f"  {workers} workers: read {seen} items ({size / 2**30:.2f} GiB) in {elapsed:.0f} s; "
-              f"peak RSS main process {peak.main / 2**20:.0f} MB (before {before / 2**20:.0f} MB){extra}")
+        how = f"{workers} workers ({start_method})" if workers else "0 workers"
+        print(f"  {how}: read {seen} items ({size / 2**30:.2f} GiB) in {elapsed:.0f} s\n{peak.report()}")
     path.unlink()
 
 
