@@ -145,6 +145,16 @@ def test_info_on_real_files_and_a_sen12mscr_tree(tmp_path: Path, shared: Path) -
     assert mat.exit_code == 0 and "cropped_im: 400×400×6 uint8" in mat.output
     tif = runner.invoke(cli, ["data", "info", str(shared / "data" / "wv2-spacenet6" / "pan3.tif")])
     assert tif.exit_code == 0 and "EPSG:32631" in tif.output
+    hsi = runner.invoke(cli, ["data", "info", str(shared / "data" / "aviris-santa-barbara" / "a_hsi_img_for_VI_demo.mat")])
+    assert hsi.exit_code == 0 and "hsi_img: 90×90×224 int16  range -12 … 8143" in hsi.output
+    # one folder per patch (BigEarthNet): the GeoTIFFs below are found and described
+    patches = runner.invoke(cli, ["data", "info", str(shared / "data" / "bigearthnet-mm")])
+    assert patches.exit_code == 0 and "found_in_subfolders: 28" in patches.output
+    assert "_B8A.tif  [geotiff]" in patches.output and "EPSG:32629" in patches.output
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    nothing = runner.invoke(cli, ["data", "info", str(empty)])
+    assert nothing.exit_code == 1 and "nor in subfolders" in nothing.output
     runner.invoke(cli, ["data", "sample", "--task", "sar-optical", "--out", str(tmp_path)])
     tree = runner.invoke(cli, ["data", "info", str(tmp_path)])
     assert tree.exit_code == 0 and "sen12mscr" in tree.output and "train_patches: 135" in tree.output

@@ -150,6 +150,13 @@ def test_aviris_as_hyperpancollection_and_ms_hs(tmp_path: Path, shared: Path) ->
     path = write_h5(tmp_path / "Test_AVIRIS.h5", arrays, HYPER_KEYS)
     ds = create_dataset("hyperpancollection", path=str(path))
     assert (ds.spectral_bands, ds.ratio, ds.max_value, ds.lms_computed) == (224, 4, 10000.0, True)
+    # the range is detected from the real values (reflectance × 10000, peak 8143), not assumed
+    assert ds.value_range["how"] == "detected" and ds.value_range["observed_max"] == pytest.approx(cube.max(), rel=0.02)
+    # the same scene stored as reflectance in [0, 1] (as Hyper-DSNet reads its files) is detected as such
+    unit = write_h5(tmp_path / "Train_AVIRIS.h5", {k: v / 10000.0 for k, v in arrays.items()}, HYPER_KEYS)
+    unit_ds = create_dataset("hyperpancollection", path=str(unit))
+    assert unit_ds.max_value == 1.0 and unit_ds.value_range["how"] == "detected"
+    torch.testing.assert_close(unit_ds[0]["gt"], ds[0]["gt"])
     item = ds[0]
     lms = interp23tap(torch.from_numpy(arrays["ms"]), 4)[0] / 10000.0
     torch.testing.assert_close(item["lms"], lms.float(), rtol=1e-5, atol=1e-6)

@@ -12,6 +12,9 @@ from rsmif_core.data.errors import DataError
 from rsmif_core.data.h5 import sample_indices
 from rsmif_core.data.sensors import sensor_from_filename
 
+DATA_SUFFIXES = (".h5", ".hdf5", ".tif", ".tiff", ".mat")
+MAX_FOLDER_FILES = 64  # files of a folder described one by one
+
 # key sets -> collection
 COLLECTION_KEYS: dict[str, frozenset[str]] = {
     "pancollection": frozenset({"ms", "lms", "pan"}),
@@ -196,10 +199,17 @@ def _inspect_folder(path: Path) -> PathInfo:
     if s1_dirs:
         return _inspect_sen12mscr(path, s1_dirs)
     info = PathInfo(str(path), "folder")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".h5", ".hdf5", ".tif", ".tiff", ".mat"))
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in DATA_SUFFIXES)
     if not files:
-        info.problems.append("no .h5, .tif or .mat files and no SEN12MS-CR ROIs*_s1 folders")
-    info.children = [inspect_path(p) for p in files]
+        # scenes kept one folder per patch (BigEarthNet, exported tiles): look below
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in DATA_SUFFIXES and p.is_file())
+        if files:
+            info.details["found_in_subfolders"] = len(files)
+    if not files:
+        info.problems.append("no .h5, .tif or .mat files (nor in subfolders) and no SEN12MS-CR ROIs*_s1 folders")
+    if len(files) > MAX_FOLDER_FILES:
+        info.details["shown"] = f"the first {MAX_FOLDER_FILES} of {len(files)} files"
+    info.children = [inspect_path(p) for p in files[:MAX_FOLDER_FILES]]
     return info
 
 
