@@ -157,6 +157,30 @@ class QueryPlan:
 _EMPTY = torch.empty(0)  # marks a first-layer activation dropped after the forward pass
 
 
+@dataclass(frozen=True)
+class _Query:
+    """Everything a block needs: the padded per-cell part, the guide and the per-point first-layer weights."""
+
+    plan: QueryPlan
+    cells: Tensor  # (h+2)×(w+2)×B×D: W_feat·feat − W_rel·centre·(h, w), zero ring around it
+    guide: Tensor  # Ho×Wo×B×g (a permuted view of the guide)
+    w_point: Tensor  # D×(g+2): [W_guide, W_rel] of the first Linear layer
+    bias: Tensor  # D: the first layer's bias
+    row_coords: Tensor  # Ho: query row centres × h
+    col_coords: Tensor  # Wo: query column centres × w
+
+    def point_inputs(self, q0: int, q1: int) -> Tensor:
+        """[guide, x_row·h, x_col·w] of the block's query points: points × (g + 2), in (row, col, batch) order
+        (= the phase order q×P_r×q_c×P_c×B, because a block holds whole query rows)."""
+        i0, i1 = self.plan.rows.period * q0, self.plan.rows.period * q1
+        _, wo, b, g = self.guide.shape
+        inputs = self.guide.new_empty(i1 - i0, wo, b, g + 2)
+        inputs[..., :g] = self.guide[i0:i1]
+        inputs[..., g] = self.row_coords[i0:i1, None, None]
+        inputs[..., g + 1] = self.col_coords[None, :, None]
+        return inputs.view(-1, g + 2)
+
+
 @dataclass
 class _Block:
     activations: list[Tensor]  # post-ReLU activations of every hidden layer, rows × 4 × width
@@ -164,21 +188,31 @@ class _Block:
     mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × width
 
 
-def _first_layer(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int) -> Tensor:
-    """Post-ReLU first hidden layer of rows q0..q1: rows × 4 × width (cell part + point part, no matmul)."""
-    pt = plan.phase_view(point)[q0:q1]  # q×P_r×q_c×P_c×B×D
-    reads = plan.neighbour_view(cells, q0, q1)
-    if reads is not None:  # one strided add reads every neighbour
-        pre = torch.add(reads, pt[..., None, None, :])
-    else:
-        pre = torch.empty((*pt.shape[:-1], NEIGHBOURS, pt.shape[-1]), dtype=pt.dtype, device=pt.device)
-        for pr, pc, k, where in plan.neighbours(q0, q1):
-            torch.add(cells[where], pt[:, pr, :, pc], out=pre[:, pr, :, pc, :, k])
-    return pre.reshape(-1, NEIGHBOURS, pre.shape[-1]).relu_()
+def _first_layer(query: _Query, q0: int, q1: int) -> tuple[Tensor, Tensor]:
+    """Post-ReLU first hidden layer of rows q0..q1 (rows × 4 × width) and the block's point inputs.
+
+    The per-point part is one small product per block (never materialised for the whole grid); the
+    neighbours' per-cell parts are strided reads of ``cells``, added with the ReLU fused in.
+    """
+    plan = query.plan
+    inputs = query.point_inputs(q0, q1)
+    point = torch.addmm(query.bias, inputs, query.w_point.T)
+    pt = point.view(q1 - q0, plan.rows.period, plan.cols.count, plan.cols.period, plan.batch, -1)  # q×P_r×q_c×P_c×B×D
+    reads = plan.neighbour_view(query.cells, q0, q1)
+    if reads is not None:  # one strided add + ReLU reads every neighbour
+        # Into a contiguous ``out``: otherwise the result takes the overlapping view's odd layout (then
+        # ``reshape`` copies it) and the add itself ran ~10× slower.
+        pre = torch.empty(reads.shape, dtype=pt.dtype, device=pt.device)
+        torch.ops.aten._add_relu.out(reads, pt[..., None, None, :], out=pre)
+        return pre.view(-1, NEIGHBOURS, pre.shape[-1]), inputs
+    pre = torch.empty((*pt.shape[:-1], NEIGHBOURS, pt.shape[-1]), dtype=pt.dtype, device=pt.device)
+    for pr, pc, k, where in plan.neighbours(q0, q1):
+        torch.add(query.cells[where], pt[:, pr, :, pc], out=pre[:, pr, :, pc, :, k])
+    return pre.view(-1, NEIGHBOURS, pre.shape[-1]).relu_(), inputs
 
 
-def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
-    hidden = _first_layer(cells, point, plan, q0, q1)
+def _forward_block(query: _Query, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
+    hidden, _ = _first_layer(query, q0, q1)
     activations = [hidden]
     for weight, bias in layers[:-1]:
         hidden = F.linear(hidden, weight, bias).relu_()
@@ -190,19 +224,24 @@ def _forward_block(cells: Tensor, point: Tensor, plan: QueryPlan, q0: int, q1: i
 
 
 class _NeighbourMLP(torch.autograd.Function):
-    """MLP over the four neighbours of every query point + softmax ensemble, in blocks, recomputed in backward.
+    """The whole query after the per-cell part: per-point first layer, MLP over the four neighbours of
+    every query point and the softmax ensemble, in blocks, with a hand-written backward.
 
-    Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included),
-    ``point`` Ho×Wo×B×D (per-point part, bias included), the plan, whether grad mode is on, then (weight, bias) of every later
-    Linear layer. Output: Ho×Wo×B×(out − 1).
+    Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included), ``guide``
+    Ho×Wo×B×g, ``w_point`` D×(g+2) and ``bias`` D (the first layer's guide/coordinate columns and bias),
+    the plan, whether grad mode is on, then (weight, bias) of every later Linear layer.
+    Output: Ho×Wo×B×(out − 1).
     """
 
     @staticmethod
-    def forward(ctx: Any, cells: Tensor, point: Tensor, plan: QueryPlan, training: bool, *params: Tensor) -> Tensor:
+    def forward(
+        ctx: Any, cells: Tensor, guide: Tensor, w_point: Tensor, bias: Tensor, plan: QueryPlan, training: bool, *params: Tensor
+    ) -> Tensor:
+        query = _make_query(plan, cells, guide, w_point, bias)
         layers = list(zip(params[0::2], params[1::2]))
-        weight, bias = layers[-1]
-        ho, wo, b, _ = point.shape
-        out = point.new_empty(ho, wo, b, weight.shape[0] - 1)
+        weight, last_bias = layers[-1]
+        ho, wo, b, _ = guide.shape
+        out = guide.new_empty(ho, wo, b, weight.shape[0] - 1)
         out_rows = out.view(plan.rows.count, -1)
         if RECOMPUTE not in ("all", "first", "none"):
             raise ValueError(f"coordinate query: RECOMPUTE must be 'all', 'first' or 'none', found {RECOMPUTE!r}")
@@ -211,26 +250,29 @@ class _NeighbourMLP(torch.autograd.Function):
         keep = RECOMPUTE != "all" and training and any(ctx.needs_input_grad)
         kept: list[_Block] = []
         for q0, q1 in plan.blocks():
-            result = _forward_block(cells, point, plan, q0, q1, layers)
-            torch.addmm(bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
+            result = _forward_block(query, q0, q1, layers)
+            torch.addmm(last_bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
             if keep:
-                if RECOMPUTE == "first":  # the widest activation is the cheapest to rebuild (an add, no matmul)
+                if RECOMPUTE == "first":  # the widest activation is the cheapest to rebuild (no large matmul)
                     result.activations[0] = _EMPTY
                 kept.append(result)
         ctx.plan = plan
         ctx.kept = kept
-        ctx.save_for_backward(cells, point, *params)
+        ctx.save_for_backward(cells, guide, w_point, bias, *params)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        cells, point, *params = ctx.saved_tensors
+        cells, guide, w_point, bias, *params = ctx.saved_tensors
         plan: QueryPlan = ctx.plan
+        query = _make_query(plan, cells, guide, w_point, bias)
         layers = list(zip(params[0::2], params[1::2]))
+        g = guide.shape[-1]
         grad_cells = torch.zeros_like(cells)
-        grad_point = torch.empty_like(point)
-        grad_point_phases = plan.phase_view(grad_point)
+        grad_guide = torch.empty_like(guide)  # same memory layout as the guide (channels-last upstream)
+        grad_w_point = torch.zeros_like(w_point)
+        grad_bias = torch.zeros_like(bias)
         grad_params = [torch.zeros_like(p) for p in params]
         weight, _ = layers[-1]
         w_out, w_logit = weight[:-1], weight[-1]
@@ -242,9 +284,12 @@ class _NeighbourMLP(torch.autograd.Function):
         have_kept = bool(kept)
         kept.reverse()  # popped in block order: each block is released as soon as its gradients are written
         for q0, q1 in plan.blocks():
-            result = kept.pop() if have_kept else _forward_block(cells, point, plan, q0, q1, layers)
+            result = kept.pop() if have_kept else _forward_block(query, q0, q1, layers)
+            inputs = None
             if result.activations[0] is _EMPTY:
-                result.activations[0] = _first_layer(cells, point, plan, q0, q1)
+                result.activations[0], inputs = _first_layer(query, q0, q1)
+            if inputs is None:
+                inputs = query.point_inputs(q0, q1)
             g_y = grad_rows[q0:q1].view(-1, grad_out.shape[-1])  # rows × C
             g_w_last[:-1].addmm_(g_y.T, result.mixed)
             g_mixed = g_y @ w_out  # rows × width
@@ -256,18 +301,30 @@ class _NeighbourMLP(torch.autograd.Function):
             g_hidden = torch.addcmul(result.weights.unsqueeze(-1) * g_mixed.unsqueeze(-2), g_logits.unsqueeze(-1), w_logit)
             for index in range(len(layers) - 2, -1, -1):
                 act_in = result.activations[index]
-                g_z = torch.ops.aten.threshold_backward(g_hidden, result.activations[index + 1], 0)
+                g_z = torch.ops.aten.threshold_backward.grad_input(g_hidden, result.activations[index + 1], 0, grad_input=g_hidden)
                 g_z2 = g_z.view(-1, g_z.shape[-1])
                 grad_params[2 * index].addmm_(g_z2.T, act_in.view(-1, act_in.shape[-1]))
                 grad_params[2 * index + 1] += g_z2.sum(dim=0)
                 g_hidden = g_z @ layers[index][0]
-            g_pre = torch.ops.aten.threshold_backward(g_hidden, result.activations[0], 0)
-            g_pre = g_pre.view(*grad_point_phases[q0:q1].shape[:-1], NEIGHBOURS, g_pre.shape[-1])
-            torch.sum(g_pre, dim=-2, out=grad_point_phases[q0:q1])
+            g_pre = torch.ops.aten.threshold_backward.grad_input(g_hidden, result.activations[0], 0, grad_input=g_hidden)
+            del result  # the block's activations are no longer needed
+            g_pre = g_pre.view(q1 - q0, plan.rows.period, plan.cols.count, plan.cols.period, plan.batch, NEIGHBOURS, -1)
+            g_point = g_pre.sum(dim=-2).view(inputs.shape[0], -1)  # points × D
+            grad_w_point.addmm_(g_point.T, inputs)
+            grad_bias += g_point.sum(dim=0)
+            i0, i1 = plan.rows.period * q0, plan.rows.period * q1
+            grad_guide[i0:i1] = (g_point @ w_point[:, :g]).view(i1 - i0, *guide.shape[1:])
             for pr, pc, k, where in plan.neighbours(q0, q1):
                 grad_cells[where].add_(g_pre[:, pr, :, pc, :, k])  # in place on the view (`+=` would copy it back)
-            del result, g_pre, g_hidden  # free this block before the next one is built
-        return (grad_cells, grad_point, None, None, *grad_params)
+            del g_pre, g_hidden, g_point, inputs  # free this block before the next one is built
+        return (grad_cells, grad_guide, grad_w_point, grad_bias, None, None, *grad_params)
+
+
+def _make_query(plan: QueryPlan, cells: Tensor, guide: Tensor, w_point: Tensor, bias: Tensor) -> _Query:
+    h, w = plan.rows.n_cells, plan.cols.n_cells
+    row_coords = cell_centres(plan.rows.n_query, guide.device, guide.dtype) * h
+    col_coords = cell_centres(plan.cols.n_query, guide.device, guide.dtype) * w
+    return _Query(plan, cells, guide, w_point, bias, row_coords, col_coords)
 
 
 def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
@@ -285,18 +342,15 @@ def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
             f"coordinate query: the MLP takes {first.in_features} inputs but features ({c}) + guide ({g}) "
             f"+ 2 relative coordinates make {c + g + 2}"
         )
-    w_feat, w_guide, w_rel = first.weight[:, :c], first.weight[:, c : c + g], first.weight[:, c + g :]
     dtype, device = feat.dtype, feat.device
-    # Per coarse cell: W_feat·feat − W_rel·centre·(h, w), laid out rows × cols × B × D, zero ring around it.
-    cell_row = torch.outer(cell_centres(h, device, dtype) * h, w_rel[:, 0])
-    cell_col = torch.outer(cell_centres(w, device, dtype) * w, w_rel[:, 1])
-    cells = F.linear(feat.permute(2, 3, 0, 1), w_feat) - cell_row[:, None, None, :] - cell_col[None, :, None, :]
+    # Per coarse cell: [W_feat, W_rel]·[feat, −centre·(h, w)] in one product, rows × cols × B × D, zero ring around it.
+    centres = torch.empty(h, w, b, 2, dtype=dtype, device=device)
+    centres[..., 0] = -cell_centres(h, device, dtype)[:, None, None] * h
+    centres[..., 1] = -cell_centres(w, device, dtype)[None, :, None] * w
+    w_cells = torch.cat([first.weight[:, :c], first.weight[:, c + g :]], dim=1)
+    cells = F.linear(torch.cat([feat.permute(2, 3, 0, 1), centres], dim=-1), w_cells)
     cells = F.pad(cells, (0, 0, 0, 0, 1, 1, 1, 1))
-    # Per query point: W_guide·guide + W_rel·x·(h, w) + bias.
-    point_row = torch.outer(cell_centres(ho, device, dtype) * h, w_rel[:, 0])
-    point_col = torch.outer(cell_centres(wo, device, dtype) * w, w_rel[:, 1])
-    point = F.linear(guide.permute(2, 3, 0, 1), w_guide, first.bias) + point_row[:, None, None, :] + point_col[None, :, None, :]
     plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
-    out = _NeighbourMLP.apply(cells, point, plan, torch.is_grad_enabled(), *params)
+    out = _NeighbourMLP.apply(cells, guide.permute(2, 3, 0, 1), first.weight[:, c:], first.bias, plan, torch.is_grad_enabled(), *params)
     return out.permute(2, 3, 0, 1)
