@@ -13,10 +13,11 @@ these copies alive until the backward pass. Here:
   The relative positional term is folded into the keys once (``k − pe``) instead of unfolding the
   positional map, and the ``q·pe(p)`` term, identical for all 49 positions of a window, is left out:
   softmax is invariant to it, so the result is the same up to float rounding.
-* :func:`dynamic_conv2d` is a custom autograd function that saves only its inputs (x, the tap
-  weights, the kernel) and rebuilds the unfolded input in the backward pass, instead of keeping the
-  unfolded input, the channel-repeated tap map and their product; tap weights shared by all pixels
-  of a sample become an ordinary grouped convolution (no unfolding at all).
+* :func:`dynamic_conv2d` never unfolds the input: with per-pixel taps it is one 1×1 GEMM plus k²
+  shifted multiply-adds (in the order with the narrower intermediate), run over the batch in
+  cache-sized chunks, saving only x, the taps and the kernel for backward (the authors keep the
+  unfolded input, the channel-repeated tap map and their product); tap weights shared by all pixels
+  of a sample become an ordinary grouped convolution.
 
 All functions are plain tensor functions (no parameters), work for any float dtype and device, and
 are differentiable with respect to every tensor argument.
@@ -227,49 +228,134 @@ class _ShiftedWindowAttention(torch.autograd.Function):
             return grad_q, grad_k, grad_v, None
 
 
+# Per-pixel dynamic convolutions run in batch chunks of about this many bytes of their widest intermediate
+# (k²·min(N, M) channels): each chunk's intermediates stay in cache and are reused by the allocator instead of
+# being freshly mapped (page faults) — measured on one CPU thread, MMAPP's shapes: 1 MiB chunks 2.5× faster
+# than unchunked fwd+bwd over the whole batch, 16 MiB chunks 2.2×.
+_CPU_CHUNK_BYTES = 1 << 20
+
+
+def _tap_windows(kh: int, kw: int, padding: int, size_in: tuple[int, int],
+                 size_out: tuple[int, int]) -> list[tuple[slice, slice, slice, slice]]:
+    """For each tap (row-major), the output rows/cols it reaches inside the input and the input rows/cols
+    it reads there: (out_rows, out_cols, in_rows, in_cols). Zero padding = the parts left out."""
+    def span(k: int, n_in: int, n_out: int) -> tuple[slice, slice]:
+        lo, hi = max(0, padding - k), min(n_out, n_in + padding - k)
+        return slice(lo, hi), slice(lo + k - padding, hi + k - padding)
+
+    windows = []
+    for ky in range(kh):
+        oy, iy = span(ky, size_in[0], size_out[0])
+        for kx in range(kw):
+            ox, ix = span(kx, size_in[1], size_out[1])
+            windows.append((oy, ox, iy, ix))
+    return windows
+
+
 class _DynamicConv(torch.autograd.Function):
-    """y = W · (unfold(x) ⊙ taps), saving only x, taps and W (the unfolded input is rebuilt in backward)."""
+    """y = Σ_j taps_j ⊙ (W_j ∗ x shifted by tap j), never forming the k²·N×H×W unfolded input of the whole batch.
+
+    Two equivalent orders, whichever has the narrower intermediate (k²·min(M, N) channels):
+    M ≤ N: z = [W_0; …; W_{k²−1}] · x (one 1×1 GEMM), then y += taps_j ⊙ shift_j(z_j), k² multiply-adds;
+    M > N: u_j = taps_j ⊙ shift_j(x) (k² multiplies), then y = [W_0 … W_{k²−1}] · u (one GEMM).
+    The batch is processed in chunks (see ``_CPU_CHUNK_BYTES``); only x, taps and W are saved, and each
+    chunk's intermediate is rebuilt in backward (one GEMM or k² multiplies).
+    """
 
     @staticmethod
     def forward(ctx: FunctionCtx, x: Tensor, taps: Tensor, weight: Tensor, padding: int) -> Tensor:
         b, n, h, w = x.shape
         m, _, kh, kw = weight.shape
         kk = kh * kw
-        cols = F.unfold(x, (kh, kw), padding=padding)  # b, n·kk, L
-        length = cols.shape[-1]
-        cols = cols.view(b, n, kk, length).mul_(taps.reshape(b, 1, kk, length))
-        y = torch.matmul(weight.reshape(m, n * kk), cols.view(b, n * kk, length))
+        ho, wo = taps.shape[-2:]
+        gemm_first = m <= n
+        wide = kk * min(m, n) * max(h * w, ho * wo) * x.element_size()
+        chunk = b if x.device.type != "cpu" else max(1, min(b, _CPU_CHUNK_BYTES // max(1, wide)))
+        windows = _tap_windows(kh, kw, padding, (h, w), (ho, wo))
+        wmat = _tap_major_weight(weight, gemm_first)
+        y = x.new_zeros(b, m, ho, wo)
+        for s in range(0, b, chunk):
+            xc, tc, yc = x[s:s + chunk], taps[s:s + chunk], y[s:s + chunk]
+            bc = xc.shape[0]
+            if gemm_first:
+                z = torch.matmul(wmat, xc.reshape(bc, n, h * w)).view(bc, kk, m, h, w)
+                for j, (oy, ox, iy, ix) in enumerate(windows):
+                    yc[:, :, oy, ox].addcmul_(z[:, j, :, iy, ix], tc[:, j:j + 1, oy, ox])
+            else:
+                u = _shifted_products(xc, tc, windows, (ho, wo))
+                torch.matmul(wmat, u.view(bc, kk * n, ho * wo), out=yc.view(bc, m, ho * wo))
         ctx.save_for_backward(x, taps, weight)
-        ctx.padding = padding  # type: ignore[attr-defined]
+        ctx.plan = (chunk, gemm_first, windows)  # type: ignore[attr-defined]
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, taps, weight = ctx.saved_tensors  # type: ignore[attr-defined]
-        padding: int = ctx.padding  # type: ignore[attr-defined]
+        chunk, gemm_first, windows = ctx.plan  # type: ignore[attr-defined]
         need_x, need_taps, need_w = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
         b, n, h, w = x.shape
         m, _, kh, kw = weight.shape
         kk = kh * kw
+        ho, wo = grad_y.shape[-2:]
         grad_y = grad_y.contiguous()
-        cols = F.unfold(x, (kh, kw), padding=padding)
-        length = cols.shape[-1]
-        cols = cols.view(b, n, kk, length)
-        taps_v = taps.reshape(b, 1, kk, length)
-        grad_x = grad_taps = grad_w = None
-        if need_w:
-            weighted = cols * taps_v
-            grad_w = torch.matmul(grad_y, weighted.view(b, n * kk, length).transpose(1, 2)).sum(0).view_as(weight)
-            del weighted
-        if need_x or need_taps:
-            grad_cols = torch.matmul(weight.reshape(m, n * kk).t(), grad_y).view(b, n, kk, length)
-            if need_taps:
-                grad_taps = (grad_cols * cols).sum(1).view_as(taps)
-            if need_x:
-                grad_cols.mul_(taps_v)
-                grad_x = F.fold(grad_cols.view(b, n * kk, length), (h, w), (kh, kw), padding=padding)
+        wmat = _tap_major_weight(weight, gemm_first)
+        grad_x = torch.zeros_like(x) if need_x else None
+        grad_taps = torch.zeros_like(taps) if need_taps else None
+        grad_wmat = torch.zeros_like(wmat) if need_w else None
+        for s in range(0, b, chunk):
+            xc, tc, gc = x[s:s + chunk], taps[s:s + chunk], grad_y[s:s + chunk]
+            bc = xc.shape[0]
+            x_flat = xc.reshape(bc, n, h * w)
+            if gemm_first:
+                z = torch.matmul(wmat, x_flat).view(bc, kk, m, h, w) if grad_taps is not None else None
+                grad_z = x.new_zeros(bc, kk, m, h, w)
+                for j, (oy, ox, iy, ix) in enumerate(windows):
+                    g = gc[:, :, oy, ox]
+                    if z is not None and grad_taps is not None:
+                        torch.sum(g * z[:, j, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
+                    torch.mul(g, tc[:, j:j + 1, oy, ox], out=grad_z[:, j, :, iy, ix])
+                grad_z_flat = grad_z.view(bc, kk * m, h * w)
+                if grad_x is not None:
+                    torch.matmul(wmat.t(), grad_z_flat, out=grad_x[s:s + bc].view(bc, n, h * w))
+                if grad_wmat is not None:
+                    grad_wmat.add_(torch.matmul(grad_z_flat, x_flat.transpose(1, 2)).sum(0))
+            else:
+                g_flat = gc.reshape(bc, m, ho * wo)
+                grad_u = torch.matmul(wmat.t(), g_flat).view(bc, kk, n, ho, wo)
+                if grad_wmat is not None:
+                    u = _shifted_products(xc, tc, windows, (ho, wo))
+                    grad_wmat.add_(torch.matmul(g_flat, u.view(bc, kk * n, ho * wo).transpose(1, 2)).sum(0))
+                for j, (oy, ox, iy, ix) in enumerate(windows):
+                    g = grad_u[:, j, :, oy, ox]
+                    if grad_taps is not None:
+                        torch.sum(g * xc[:, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
+                    if grad_x is not None:
+                        grad_x[s:s + bc, :, iy, ix].addcmul_(g, tc[:, j:j + 1, oy, ox])
+        grad_w = None
+        if grad_wmat is not None:
+            if gemm_first:
+                grad_w = grad_wmat.view(kh, kw, m, n).permute(2, 3, 0, 1)
+            else:
+                grad_w = grad_wmat.view(m, kh, kw, n).permute(0, 3, 1, 2)
         return grad_x, grad_taps, grad_w, None
+
+
+def _tap_major_weight(weight: Tensor, gemm_first: bool) -> Tensor:
+    """M×N×kh×kw as (k²·M)×N (rows tap-major: z = W·x holds every tap's M outputs) or M×(k²·N) (columns tap-major)."""
+    m, n, kh, kw = weight.shape
+    if gemm_first:
+        return weight.permute(2, 3, 0, 1).reshape(kh * kw * m, n)
+    return weight.permute(0, 2, 3, 1).reshape(m, kh * kw * n)
+
+
+def _shifted_products(x: Tensor, taps: Tensor, windows: list[tuple[slice, slice, slice, slice]],
+                      size_out: tuple[int, int]) -> Tensor:
+    """u[:, j] = taps_j ⊙ (x shifted by tap j), zero where the tap falls in the padding: B×k²×N×H'×W'."""
+    u = x.new_zeros(x.shape[0], len(windows), x.shape[1], *size_out)
+    for j, (oy, ox, iy, ix) in enumerate(windows):
+        torch.mul(x[:, :, iy, ix], taps[:, j:j + 1, oy, ox], out=u[:, j, :, oy, ox])
+    return u
 
 
 def dynamic_conv2d(x: Tensor, taps: Tensor, weight: Tensor, padding: int | None = None) -> Tensor:
@@ -283,7 +369,8 @@ def dynamic_conv2d(x: Tensor, taps: Tensor, weight: Tensor, padding: int | None 
         y_m(p) = Σ_{n, j} weight[m, n, j] · taps_j(p) · x_n(p + δ_j)
 
     which is ``matmul(unfold(x, k, padding) ⊙ taps (repeated over n), weightᵀ)`` in the authors' code.
-    Per-pixel taps: unfold + one matmul, with only x, taps and weight kept for backward.
+    Per-pixel taps: one GEMM and k² shifted multiply-adds per batch chunk (see ``_DynamicConv``), with only
+    x, taps and weight kept for backward.
     Per-sample taps: a grouped convolution with the kernel ``weight ⊙ taps_b`` for sample b.
     """
     _check_4d("x", x)
