@@ -3,16 +3,69 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU() default, as in the authors' ResBlock
 
 
+def _flat_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor] | None:
+    """Both tensors as 1-D views in the same element order, when their memory layouts allow it."""
+    if a.is_contiguous() and b.is_contiguous():
+        return a.view(-1), b.view(-1)
+    cl = torch.channels_last
+    if a.ndim == 4 and a.is_contiguous(memory_format=cl) and b.is_contiguous(memory_format=cl):
+        return a.permute(0, 2, 3, 1).reshape(-1), b.permute(0, 2, 3, 1).reshape(-1)
+    return None
+
+
+class _SharedSlopePReLU(torch.autograd.Function):
+    """PReLU with one shared slope; the same values as ``F.prelu``, a cheaper backward.
+
+    PyTorch's PReLU backward writes a full-size per-element weight gradient before reducing it (14 ms
+    against 3 ms here for a 8×64×64×64 map, 1 thread). Here: the input gradient is LeakyReLU's backward
+    with the slope as a scalar (``g`` where ``x > 0``, else ``slope·g``: the same products), and the slope
+    gradient is one dot product ``Σ min(x, 0)·g``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        return F.prelu(x, weight)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, weight = ctx.saved_tensors
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.leaky_relu_backward(grad, x, weight.item(), False)
+        if ctx.needs_input_grad[1]:
+            flat = _flat_pair(x, grad)
+            if flat is not None:
+                grad_w = torch.dot(flat[0].clamp(max=0), flat[1]).reshape(weight.shape)
+            else:
+                grad_w = (x.clamp(max=0) * grad).sum().reshape(weight.shape)
+        return grad_x, grad_w
+
+
+class PReLU(nn.PReLU):
+    """``nn.PReLU`` (same parameter, same values) with :class:`_SharedSlopePReLU`'s backward for one slope."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.weight.numel() != 1:
+            return super().forward(input)
+        out: Tensor = _SharedSlopePReLU.apply(input, self.weight)
+        return out
+
+
 def conv_prelu(in_channels: int, out_channels: int) -> nn.Sequential:
     """3×3 convolution + PReLU (the authors' ``blk_1_32``, ``blk_8_32`` and both encoders)."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), nn.PReLU())
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), PReLU())
 
 
 class ResBlock(nn.Module):
