@@ -104,3 +104,14 @@ def test_workers_write_batches_into_shared_memory(tmp_path: Path) -> None:
     batches = list(DataLoader(ds, batch_size=3, num_workers=2, collate_fn=collate))
     serial = torch.stack([ds[i]["gt"] for i in range(4)])
     torch.testing.assert_close(torch.cat([b.gt for b in batches]), serial, rtol=0, atol=0)
+
+
+def test_threads_reading_one_dataset_do_not_share_read_buffers(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=8, bands=8, size=32)
+    ds = create_dataset("pancollection", path=str(path), crop=16, augment=True, seed=2)
+    serial = [ds[i]["gt"] for i in range(8)] * 4
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: ds[i % 8]["gt"], range(32)))
+    assert all(torch.equal(a, b) for a, b in zip(threaded, serial))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,9 +159,10 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         self._file: h5py.File | None = None
         self._pid: int | None = None
         self._datasets: dict[str, h5py.Dataset] = {}
-        # reused read buffers and memory dataspaces, by field and hyperslab count (per process, see _read)
-        self._scratch: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, Any]] = {}
-        self._spaces: dict[str, Any] = {}  # each field's file dataspace, reselected for every read
+        # reused read buffers and memory dataspaces by field and hyperslab count, per process (see _read) and
+        # per thread (threads reading one dataset must not share them)
+        self._scratch: dict[tuple[int, str, tuple[int, ...]], tuple[np.ndarray, Any]] = {}
+        self._spaces: dict[tuple[int, str], Any] = {}  # each field's file dataspace, reselected for every read
         with open_h5(self.path) as f:
             self.layout = self._validate(f, ratio, check_values)
             self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
@@ -334,14 +336,15 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             rows, cols = where
             start = (index, 0, rows.start, cols.start)
             count = (1, bands, rows.stop - rows.start, cols.stop - cols.start)
-        cached = self._scratch.get((role, count))
+        thread = threading.get_ident()
+        cached = self._scratch.get((thread, role, count))
         if cached is None:
             buffer = np.empty(count[1:], dtype=np.float64)
-            cached = self._scratch[(role, count)] = (buffer, h5py.h5s.create_simple(count))
+            cached = self._scratch[(thread, role, count)] = (buffer, h5py.h5s.create_simple(count))
         out, memory_space = cached
-        file_space = self._spaces.get(role)
+        file_space = self._spaces.get((thread, role))
         if file_space is None:
-            file_space = self._spaces[role] = ds.id.get_space()
+            file_space = self._spaces[(thread, role)] = ds.id.get_space()
         file_space.select_hyperslab(start, count)  # replaces the previous selection
         ds.id.read(memory_space, file_space, out, mtype=_FLOAT64)
         return out
