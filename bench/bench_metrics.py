@@ -264,8 +264,9 @@ def np_fr_suite(fuss: np.ndarray, pans: np.ndarray, mss: np.ndarray, lmss: np.nd
 class AuthorsCode:
     """The authors' ``utils/metrics.py`` module and FS_index functions, imported from a scratch copy."""
 
-    def __init__(self, metrics: ModuleType, q2n: Callable[..., Any], hqnr: Callable[..., Any]) -> None:
-        self.metrics, self.q2n, self.hqnr = metrics, q2n, hqnr
+    def __init__(self, metrics: ModuleType, q2n: Callable[..., Any], qindex: Callable[..., Any],
+                 hqnr: Callable[..., Any]) -> None:
+        self.metrics, self.q2n, self.qindex, self.hqnr = metrics, q2n, qindex, hqnr
 
 
 def load_authors(copy: Path | None, deps: Path | None) -> AuthorsCode | None:
@@ -294,21 +295,26 @@ def load_authors(copy: Path | None, deps: Path | None) -> AuthorsCode | None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         from FS_index.HQNR import HQNR  # type: ignore[import-not-found]
+        from FS_index.indexes_evaluation_FS import qindex  # type: ignore[import-not-found]
         from FS_index.my_q2n import q2n  # type: ignore[import-not-found]
     except ImportError as exc:
         print(f"authors' implementation: NOT IMPORTABLE from {copy} (deps {deps}): {exc}; "
               "only the numpy re-statement is timed")
         return None
     print(f"authors' implementation: {copy} (deps {deps})")
-    return AuthorsCode(module, q2n, HQNR)
+    return AuthorsCode(module, q2n, qindex, HQNR)
 
 
 def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_value: float = 2047.0
                      ) -> dict[str, list[float]]:
-    """Per image, what the authors' test solver computes (SSIM, RMSE, SAM, CC, SCC, MPSNR, ERGAS, UIQC on
-    [0, 1] data) plus their FS_index ``q2n`` (Q8, blocks 32) on the DN scale. They have no RASE."""
+    """Per image, the authors' implementation of each index of our suite: their test solver's SSIM, RMSE,
+    SAM, CC, SCC, MPSNR, ERGAS on [0, 1] data, and from their FS_index port of the toolbox ``q2n`` (Q8,
+    blocks 32) and ``qindex`` (the sliding 32×32 UIQI of ``Q.m``, our ``q_index``) on the DN scale.
+    Their solver's UIQC is a different index (one global Q per band) and is not part of the suite.
+    They have no RASE."""
     m = code.metrics
-    out: dict[str, list[float]] = {k: [] for k in ("q2n", "uiqc", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc")}
+    out: dict[str, list[float]] = {k: [] for k in ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse",
+                                                   "cc")}
     for ref_dn, fus_dn in zip(refs, fuss):
         ref, fus = ref_dn / max_value, fus_dn / max_value
         out["ssim"].append(float(m.SSIM_numpy(ref, fus, data_range=1)))
@@ -318,7 +324,7 @@ def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_
         out["scc"].append(float(m.SCC_numpy(ref, fus)))
         out["psnr"].append(float(m.MPSNR_numpy(ref, fus, data_range=1)))
         out["ergas"].append(float(m.ERGAS_numpy(ref, fus)))
-        out["uiqc"].append(float(m.UIQC_numpy(ref, fus)))
+        out["q_index"].append(float(code.qindex(ref_dn, fus_dn, 32)))
         out["q2n"].append(float(code.q2n(ref_dn, fus_dn, 32, 32)[0]))
     return out
 
@@ -343,11 +349,13 @@ def authors_fr_suite(code: AuthorsCode, fuss: np.ndarray, pans: np.ndarray, mss:
 # ----------------------------------------------------------------------------- ours (batched torch)
 
 
-def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor) -> dict[str, torch.Tensor]:
+def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor, max_value: float = 2047.0) -> dict[str, torch.Tensor]:
+    """Every index on the DN scale: PSNR and SSIM with ``data_range=max_value`` equal their values on
+    [0, 1] data with range 1; RMSE is reported on the [0, 1] scale like the authors'."""
     return {
         "q2n": fn.q2n(fus, ref), "q_index": fn.q_index(fus, ref), "sam": fn.sam(fus, ref), "ergas": fn.ergas(fus, ref, 4),
-        "scc": fn.scc(fus, ref), "psnr": fn.psnr(fus / 2047, ref / 2047, 1.0), "ssim": fn.ssim(fus / 2047, ref / 2047, 1.0),
-        "rmse": fn.rmse(fus / 2047, ref / 2047), "cc": fn.cc(fus, ref), "rase": fn.rase(fus, ref),
+        "scc": fn.scc(fus, ref), "psnr": fn.psnr(fus, ref, max_value), "ssim": fn.ssim(fus, ref, max_value),
+        "rmse": fn.rmse(fus, ref) / max_value, "cc": fn.cc(fus, ref), "rase": fn.rase(fus, ref),
     }
 
 
@@ -444,14 +452,14 @@ def main() -> None:
         rr: dict[str, Callable[[], object]] = {}
         if authors is not None:
             code = authors
-            # Only the indices with the same definition are compared (their UIQC is one global Q, SSIM
-            # is skimage's, ERGAS divides by the fused mean, SCC uses full-image Sobel + Pearson).
+            # Only the indices with the same definition are compared (their SSIM is skimage's, ERGAS
+            # divides by the fused mean, SCC uses full-image Sobel + Pearson).
             _check("RR authors", authors_rr_suite(code, gt[:2], fused[:2]), torch_rr_suite(tgt[:2], tfus[:2]), 1e-6,
-                   ("q2n", "sam", "psnr", "cc"))
+                   ("q2n", "q_index", "sam", "psnr", "cc"))
             rr["authors"] = lambda: authors_rr_suite(code, gt, fused)
         rr["numpy re-statement"] = lambda: np_rr_suite(gt, fused)
         run(f"RR suite ({args.images} x 256x256x8). ours/re-statement: q2n q_index sam ergas scc psnr ssim rmse cc "
-            "rase; authors: q2n (FS_index) + solver's SSIM RMSE SAM CC SCC MPSNR ERGAS UIQC",
+            "rase; authors: q2n, qindex (FS_index) + solver's SSIM RMSE SAM CC SCC MPSNR ERGAS",
             rr, lambda: torch_rr_suite(tgt, tfus), args.repeats, 20)
     if args.suite in ("fr", "both"):
         fused, pan, ms, lms = fr_data(args.images, 512, 8)

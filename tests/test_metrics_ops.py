@@ -150,3 +150,63 @@ def test_default_ssim_is_wangs_valid_window_ssim() -> None:
     _, full_map = tm_ssim(fused, ref, data_range=1.0, return_full_image=True)
     expected = full_map[..., 5:-5, 5:-5].mean(dim=(1, 2, 3))
     torch.testing.assert_close(fn.ssim(fused, ref, 1.0), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(3, 11, 11), (2, 37, 53), (1, 256, 70), (4, 40, 200)])
+@pytest.mark.parametrize("window", ["gauss11", "box32", "box7"])
+def test_separable_valid_filter_equals_conv2d(shape: tuple[int, int, int], window: str) -> None:
+    """The tiled band-matrix products equal a plain 'valid' 2-D correlation, whatever the tiling."""
+    from rsmif_core.metrics.filters import gaussian_taps, separable_valid_filter
+
+    taps = {"gauss11": gaussian_taps(11, 1.5), "box32": (1.0,) * 32, "box7": (1.0,) * 7}[window]
+    if min(shape[1:]) < len(taps):
+        pytest.skip("window larger than the image")
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2047
+    kernel = torch.tensor(taps, dtype=torch.float64)
+    expected = torch.nn.functional.conv2d(x[:, None], torch.outer(kernel, kernel)[None, None])[:, 0]
+    torch.testing.assert_close(separable_valid_filter(x, taps), expected, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("size", [(3, 3), (3, 5), (5, 3), (4, 4), (9, 17)])
+def test_scc_sobel_equals_zero_padded_conv2d(size: tuple[int, int]) -> None:
+    """SCC.m's Sobel on the interior with zero padding, stated with conv2d, on sizes down to a 1-pixel interior."""
+    from rsmif_core.metrics import functional as fn
+
+    g = torch.Generator().manual_seed(2)
+    ref = torch.rand(2, 3, *size, generator=g, dtype=torch.float64)
+    fused = torch.rand(2, 3, *size, generator=g, dtype=torch.float64)
+    sobel = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=torch.float64)
+
+    def magnitude(x: torch.Tensor) -> torch.Tensor:
+        inner = x[..., 1:-1, 1:-1].reshape(-1, 1, size[0] - 2, size[1] - 2)
+        gy = torch.nn.functional.conv2d(inner, sobel[None, None], padding=1)
+        gx = torch.nn.functional.conv2d(inner, sobel.t()[None, None], padding=1)
+        return torch.sqrt(gx**2 + gy**2).reshape(2, -1)
+
+    gf, gr = magnitude(fused), magnitude(ref)
+    den = torch.sqrt((gf**2).sum(1) * (gr**2).sum(1))
+    expected = torch.where(den > 0, (gf * gr).sum(1) / den.clamp(min=1e-300), torch.ones_like(den))
+    torch.testing.assert_close(fn.scc(fused, ref), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_chunks_on_threads_give_the_single_call_result() -> None:
+    """over_leading splits the first axis into cache-sized chunks run on a thread pool: same values, same
+    order, whatever the torch thread setting; the setting is restored afterwards."""
+    from rsmif_core.metrics.chunks import over_leading
+
+    x = torch.rand(37, 3, 64, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    y = torch.rand(37, 3, 64, 64, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+    def per_item(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a * b).sum(dim=(1, 2, 3)) + torch.arange(a.shape[0], dtype=a.dtype)
+
+    expected = torch.cat([per_item(x[i : i + 1], y[i : i + 1]) for i in range(37)])
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            got = over_leading(per_item, x, y, target=3 * 64 * 64)  # one item per chunk
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(previous)

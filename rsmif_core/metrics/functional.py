@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rsmif_core.metrics import authors
@@ -66,6 +65,11 @@ def _prepare(fused: Tensor, reference: Tensor, border: int, clip: ClipSpec, prot
 # ----------------------------------------------------------------------------- reduced resolution
 
 
+def _band_mse(f: Tensor, r: Tensor) -> Tensor:
+    """Mean squared error of every band (…×C), squaring the difference in place (one temporary)."""
+    return (r - f).square_().mean(dim=(-2, -1))
+
+
 def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
         protocol: str = "toolbox") -> Tensor:
     """Spectral angle mapper in degrees (``SAM.m``): mean angle over pixels whose vectors are both non-zero.
@@ -80,8 +84,15 @@ def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
 
 
 def _sam_toolbox(f: Tensor, r: Tensor) -> Tensor:
-    dot = (f * r).sum(1)
-    den = torch.sqrt((r * r).sum(1) * (f * f).sum(1))
+    # accumulate band by band: three pixel-sized sums instead of band-sized products
+    dot = f[:, 0] * r[:, 0]
+    ff = f[:, 0] * f[:, 0]
+    rr = r[:, 0] * r[:, 0]
+    for c in range(1, f.shape[1]):
+        dot.addcmul_(f[:, c], r[:, c])
+        ff.addcmul_(f[:, c], f[:, c])
+        rr.addcmul_(r[:, c], r[:, c])
+    den = rr.mul_(ff).sqrt_()
     valid = den > 0
     cos = dot / torch.where(valid, den, torch.ones_like(den))
     angle = torch.where(valid, torch.acos(cos.clamp(-1.0, 1.0)), torch.zeros_like(cos))
@@ -104,9 +115,8 @@ def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0
         return over_leading(lambda f, r: authors.ergas(f, r, ratio), f, r)
 
     def per_image(f: Tensor, r: Tensor) -> Tensor:
-        mse = ((r - f) ** 2).mean(dim=(-2, -1))
         mean_r = r.mean(dim=(-2, -1))
-        return 100.0 / ratio * torch.sqrt((mse / mean_r**2).mean(-1))
+        return 100.0 / ratio * torch.sqrt((_band_mse(f, r) / mean_r**2).mean(-1))
 
     return over_leading(per_image, f, r)
 
@@ -143,17 +153,41 @@ def q2n(fused: Tensor, reference: Tensor, block_size: int = 32, shift: int = 32,
         raise MetricInputError(str(exc)) from None
 
 
+def _smooth_121(q: Tensor, dim: int) -> Tensor:
+    """``[1 2 1]`` along ``dim`` with zero padding, same size (written without a padded copy)."""
+    n = q.shape[dim]
+    if n == 1:
+        return 2 * q
+    out = torch.empty_like(q)
+    torch.add(q.narrow(dim, 0, n - 2), q.narrow(dim, 2, n - 2), out=out.narrow(dim, 1, n - 2))
+    out.narrow(dim, 1, n - 2).add_(q.narrow(dim, 1, n - 2), alpha=2)
+    torch.add(q.narrow(dim, 1, 1), q.narrow(dim, 0, 1), alpha=2, out=out.narrow(dim, 0, 1))
+    torch.add(q.narrow(dim, n - 2, 1), q.narrow(dim, n - 1, 1), alpha=2, out=out.narrow(dim, n - 1, 1))
+    return out
+
+
+def _central_difference(s: Tensor, dim: int) -> Tensor:
+    """``s[i-1] - s[i+1]`` along ``dim`` with zero padding, same size."""
+    n = s.shape[dim]
+    if n == 1:
+        return torch.zeros_like(s)
+    out = torch.empty_like(s)
+    torch.sub(s.narrow(dim, 0, n - 2), s.narrow(dim, 2, n - 2), out=out.narrow(dim, 1, n - 2))
+    torch.neg(s.narrow(dim, 1, 1), out=out.narrow(dim, 0, 1))
+    out.narrow(dim, n - 1, 1).copy_(s.narrow(dim, n - 2, 1))
+    return out
+
+
 def _sobel_magnitude(x: Tensor) -> Tensor:
     """``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose (zero padding), magnitude.
 
-    The separable Sobel pair as sums of shifted slices (cheaper than a float64 conv2d on CPU).
+    The separable Sobel pair as sums of shifted slices (on CPU a float64 ``conv2d`` is several times
+    slower); the zero padding is written as edge cases instead of a padded copy.
     """
-    p = F.pad(x[..., 1:-1, 1:-1], (1, 1, 1, 1))
-    smooth_w = p[..., :, :-2] + 2 * p[..., :, 1:-1] + p[..., :, 2:]
-    smooth_h = p[..., :-2, :] + 2 * p[..., 1:-1, :] + p[..., 2:, :]
-    gy = smooth_w[..., :-2, :] - smooth_w[..., 2:, :]
-    gx = smooth_h[..., :, :-2] - smooth_h[..., :, 2:]
-    return torch.sqrt(gy * gy + gx * gx)
+    interior = x[:, 1:-1, 1:-1]
+    gy = _central_difference(_smooth_121(interior, 2), 1)
+    gx = _central_difference(_smooth_121(interior, 1), 2)
+    return torch.hypot(gy, gx, out=gy)
 
 
 def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -173,7 +207,8 @@ def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
 
     def sums(ff: Tensor, rr: Tensor) -> Tensor:  # per map: Σ gf·gr, Σ gf², Σ gr²
         gf, gr = _sobel_magnitude(ff), _sobel_magnitude(rr)
-        return torch.stack([(gf * gr).sum((-2, -1)), (gf * gf).sum((-2, -1)), (gr * gr).sum((-2, -1))], dim=-1)
+        cross = (gf * gr).sum((-2, -1))
+        return torch.stack([cross, gf.square_().sum((-2, -1)), gr.square_().sum((-2, -1))], dim=-1)
 
     per_map = over_leading(sums, f.reshape(b * c, h, w), r.reshape(b * c, h, w))
     cross, ef, er = per_map.reshape(b, c, 3).sum(1).unbind(-1)
@@ -192,8 +227,7 @@ def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     f, r = _prepare(fused, reference, border, clip, protocol)
 
     def per_image(f: Tensor, r: Tensor) -> Tensor:
-        mse = ((r - f) ** 2).mean(dim=(-2, -1))
-        return (10 * torch.log10(data_range**2 / mse)).mean(-1)
+        return (10 * torch.log10(data_range**2 / _band_mse(f, r))).mean(-1)
 
     return over_leading(per_image, f, r)
 
@@ -222,12 +256,20 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     c2 = (0.03 * data_range) ** 2
 
     def per_map(x: Tensor, y: Tensor) -> Tensor:
-        mx, my = separable_valid_filter(x, taps), separable_valid_filter(y, taps)
-        vx = separable_valid_filter(x * x, taps) - mx * mx
-        vy = separable_valid_filter(y * y, taps) - my * my
-        vxy = separable_valid_filter(x * y, taps) - mx * my
-        smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-        return smap.mean(dim=(-2, -1))
+        # SSIM needs only μx·μy, μx² + μy², E[xy] and E[x² + y²]: four filtered maps instead of five
+        maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
+        maps[0].copy_(x)
+        maps[1].copy_(y)
+        torch.mul(x, x, out=maps[2]).addcmul_(y, y)
+        torch.mul(x, y, out=maps[3])
+        mean_x, mean_y, mean_sq, mean_xy = separable_valid_filter(maps, taps).unbind(0)
+        mean_prod = mean_x * mean_y
+        mean_sq_sum = mean_x.mul_(mean_x).addcmul_(mean_y, mean_y)
+        covariance_term = mean_xy.sub_(mean_prod).mul_(2).add_(c2)
+        variance_term = mean_sq.sub_(mean_sq_sum).add_(c2)
+        numerator = mean_prod.mul_(2).add_(c1).mul_(covariance_term)
+        denominator = mean_sq_sum.add_(c1).mul_(variance_term)
+        return numerator.div_(denominator).mean(dim=(-2, -1))
 
     h, w = f.shape[-2:]
     return over_leading(per_map, r.reshape(b * c, h, w), f.reshape(b * c, h, w)).reshape(b, c).mean(-1)
@@ -242,7 +284,7 @@ def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return over_leading(authors.rmse, f, r)
-    return over_leading(lambda f, r: torch.sqrt(((r - f) ** 2).mean(dim=(1, 2, 3))), f, r)
+    return over_leading(lambda f, r: torch.sqrt(_band_mse(f, r).mean(-1)), f, r)
 
 
 def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -263,8 +305,7 @@ def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     f, r = _prepare(fused, reference, border, clip, protocol)
 
     def per_image(f: Tensor, r: Tensor) -> Tensor:
-        mse = ((r - f) ** 2).mean(dim=(-2, -1))
-        return 100.0 / r.mean(dim=(1, 2, 3)) * torch.sqrt(mse.mean(-1))
+        return 100.0 / r.mean(dim=(1, 2, 3)) * torch.sqrt(_band_mse(f, r).mean(-1))
 
     return over_leading(per_image, f, r)
 

@@ -89,9 +89,10 @@ def _hyper_product_from_moments(moments: Tensor, n: int) -> Tensor:
     return out.index_add_(-1, idx, flat)
 
 
-def quantise_uint16(x: Tensor) -> Tensor:
-    """MATLAB ``uint16(x)`` on float data: round half away from zero, saturate to [0, 65535] (NaN stays NaN)."""
-    return (x + 0.5).floor_().clamp_(0.0, 65535.0)
+def quantise_uint16_(x: Tensor) -> Tensor:
+    """MATLAB ``uint16(x)`` on float data, in place: round half away from zero, saturate to [0, 65535]
+    (NaN stays NaN)."""
+    return x.add_(0.5).floor_().clamp_(0.0, 65535.0)
 
 
 def _mirror_pad(x: Tensor, extra_h: int, extra_w: int) -> Tensor:
@@ -123,40 +124,38 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
     steps_h, steps_w, extra_h, extra_w = _block_layout(h, w, block_size, shift)
     ref = _mirror_pad(reference, extra_h, extra_w)
     fus = _mirror_pad(fused, extra_h, extra_w)
-    if quantise:
-        ref = quantise_uint16(ref)
-        fus = quantise_uint16(fus)
     n_comp = 1 << max(math.ceil(math.log2(c)), 0)
-    if n_comp != c:
-        zeros = ref.new_zeros(b, n_comp - c, *ref.shape[-2:])
-        ref = torch.cat([ref, zeros], dim=1)
-        fus = torch.cat([fus, zeros], dim=1)
-
-    def blocks(x: Tensor) -> Tensor:  # B×N×H×W -> B×nb×N×S²
-        u = x.unfold(-2, block_size, shift).unfold(-2, block_size, shift)[:, :, :steps_h, :steps_w]
-        return u.permute(0, 2, 3, 1, 4, 5).reshape(b, steps_h * steps_w, n_comp, block_size * block_size)
-
-    z1 = blocks(ref)
-    z2 = blocks(fus)
-    del ref, fus
     npix = block_size * block_size
+    nb = steps_h * steps_w
+    # One buffer of blocks: rows 0..N-1 the reference bands, N..2N-1 the fused ones (bands beyond C stay 0).
+    z = ref.new_empty(b, nb, 2 * n_comp, npix)
+    if n_comp != c:
+        z[:, :, c:n_comp].zero_()
+        z[:, :, n_comp + c :].zero_()
+    for offset, x in ((0, ref), (n_comp, fus)):
+        u = x.unfold(-2, block_size, shift).unfold(-2, block_size, shift)[:, :, :steps_h, :steps_w]
+        z[:, :, offset : offset + c].view(b, steps_h, steps_w, c, block_size, block_size).copy_(
+            u.permute(0, 2, 3, 1, 4, 5))
+    del ref, fus
+    if quantise:
+        quantise_uint16_(z)
     unbias = npix / (npix - 1) if npix > 1 else 1.0
     # norm_blocco: z1 = (g - a)/c + 1 and z2 = (f - a)/c' + 1 with the reference block statistics
     # (c' = 1 when a == 0, the toolbox's branch on the mean); then z2 is conjugated (sign s_j).
     # Everything below is expressed through moments of the centred blocks, so the normalised
     # blocks are never formed: E[z1_i] = 1, E[z2_j] = s_j (E[f_j - a_j]/c'_j + 1), and
     # E[z1_i z2_j] = s_j (E[(g_i - a_i)(f_j - a_j)] / (c_i c'_j) + E[f_j - a_j]/c'_j + 1).
-    mean = z1.mean(-1, keepdim=True)
-    z1 = z1 - mean  # not in place: without padding/quantisation the blocks may view the caller's tensor
-    z2 = z2 - mean
-    var_g = (z1 * z1).mean(-1)  # ddof 0
+    mean = z[:, :, :n_comp].mean(-1, keepdim=True)
+    z.view(b, nb, 2, n_comp, npix).sub_(mean.unsqueeze(2))  # centre both with the reference block means
+    z1, z2 = z[:, :, :n_comp], z[:, :, n_comp:]
+    cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
+    squares = torch.linalg.vector_norm(z, dim=-1).square_() / npix
+    var_g, sq_fc = squares[..., :n_comp], squares[..., n_comp:]  # ddof 0; E[(f - a)^2]
+    mean_fc = z2.mean(-1)  # E[f - a]
     std = torch.sqrt(var_g * unbias) if npix > 1 else torch.zeros_like(var_g)
     std = torch.where(std == 0, torch.full_like(std, EPS), std)
     scale_f = torch.where(mean.squeeze(-1) == 0, torch.ones_like(std), std)
-    mean_fc = z2.mean(-1)  # E[f - a]
-    sq_fc = (z2 * z2).mean(-1)  # E[(f - a)^2]
-    cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
-    sign = torch.ones(n_comp, dtype=z1.dtype, device=z1.device)
+    sign = torch.ones(n_comp, dtype=z.dtype, device=z.device)
     sign[1:] = -1
 
     m1 = torch.ones_like(var_g)

@@ -15,19 +15,17 @@ import torch
 from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
-
-
-def _box_sum(x: Tensor, k: int) -> Tensor:
-    """Sum over every k×k window ('valid', stride 1) through an integral image: O(1) per window."""
-    c = torch.nn.functional.pad(x, (1, 0, 1, 0)).cumsum(-2).cumsum(-1)
-    return c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]
+from rsmif_core.metrics.filters import separable_valid_filter
 
 
 def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_sq_sum: Tensor) -> Tensor:
-    """img_qi's quality map from N²-scaled moments, with its special cases for zero denominators."""
+    """img_qi's quality map from N²-scaled moments, with its special cases for zero denominators.
+
+    Overwrites ``n2_cov`` in the usual case (no flat window), which skips the masked branches.
+    """
     denominator = n2_var_sum * n2_mean_sq_sum
-    if bool((denominator != 0).all()):  # the usual case: no flat window, skip the masked branches
-        return 4 * n2_cov * n2_mean_prod / denominator
+    if int(torch.count_nonzero(denominator)) == denominator.numel():
+        return n2_cov.mul_(n2_mean_prod).mul_(4).div_(denominator)
     safe_den = torch.where(denominator != 0, denominator, torch.ones_like(denominator))
     safe_mean = torch.where(n2_mean_sq_sum != 0, n2_mean_sq_sum, torch.ones_like(n2_mean_sq_sum))
     general = 4 * n2_cov * n2_mean_prod / safe_den
@@ -43,16 +41,18 @@ def q_sliding(x: Tensor, y: Tensor, block_size: int) -> Tensor:
 
 
 def _q_sliding_maps(x: Tensor, y: Tensor, block_size: int) -> Tensor:
+    # window sums of x, y, x² + y² and xy: the index needs no other moments
+    maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
+    maps[0].copy_(x)
+    maps[1].copy_(y)
+    torch.mul(x, x, out=maps[2]).addcmul_(y, y)
+    torch.mul(x, y, out=maps[3])
+    sx, sy, s_sq, s_xy = separable_valid_filter(maps, (1.0,) * block_size).unbind(0)
     n = float(block_size * block_size)
-    sx = _box_sum(x, block_size)
-    sy = _box_sum(y, block_size)
-    sxx = _box_sum(x * x, block_size)
-    syy = _box_sum(y * y, block_size)
-    sxy = _box_sum(x * y, block_size)
     mean_prod = sx * sy
-    mean_sq_sum = sx * sx + sy * sy
-    cov = n * sxy - mean_prod
-    var_sum = n * (sxx + syy) - mean_sq_sum
+    mean_sq_sum = sx.mul_(sx).addcmul_(sy, sy)
+    cov = s_xy.mul_(n).sub_(mean_prod)
+    var_sum = s_sq.mul_(n).sub_(mean_sq_sum)
     return _quality(cov, mean_prod, var_sum, mean_sq_sum).mean(dim=(-2, -1))
 
 
