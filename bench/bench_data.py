@@ -110,11 +110,27 @@ def make_loader(dataset: Dataset[Any], order: list[int], workers: int, batch: in
                       persistent_workers=workers > 0)
 
 
-def items_per_second(loader: DataLoader[Any]) -> float:
-    """One pass in the steady state: workers (persistent) were started by a warm-up pass before."""
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def one_pass(loader: DataLoader[Any]) -> tuple[float, float, float]:
+    """One pass in the steady state (persistent workers were started by a warm-up pass before): items/s,
+    and CPU milliseconds per batch spent by this process and by all worker processes together (where the
+    time goes, whatever else runs on the machine)."""
+    me = psutil.Process()
+    workers = me.children(recursive=True)
+    main0, workers0 = cpu_seconds(me), sum(cpu_seconds(w) for w in workers)
     start = time.perf_counter()
-    count = sum(len(b) for b in loader)
-    return count / (time.perf_counter() - start)
+    count = batches = 0
+    for batch in loader:
+        count += len(batch)
+        batches += 1
+    elapsed = time.perf_counter() - start
+    main_ms = (cpu_seconds(me) - main0) / batches * 1e3
+    workers_ms = (sum(cpu_seconds(w) for w in workers) - workers0) / batches * 1e3
+    return count / elapsed, main_ms, workers_ms
 
 
 def random_access(folder: Path, items: int, repeats: int) -> None:
@@ -134,16 +150,18 @@ def random_access(folder: Path, items: int, repeats: int) -> None:
         "control: zeros, 2 workers": make_loader(Zeros(items), order, 2),
     }
     for loader in loaders.values():  # warm-up: page cache, worker start-up, code paths
-        items_per_second(loader)
-    results: dict[str, list[float]] = {name: [] for name in loaders}
+        one_pass(loader)
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in loaders}
     for _ in range(repeats):
         for name, loader in loaders.items():
-            results[name].append(items_per_second(loader))
+            results[name].append(one_pass(loader))
     print(f"  load average after the runs: {load_average()}")
-    base = statistics.median(results["in-memory numpy (ceiling)"])
-    for name, values in results.items():
-        med = statistics.median(values)
-        print(f"  {name:30s} {med:9.0f} items/s   {med / base:5.2f}x of the ceiling   (runs: {', '.join(f'{v:.0f}' for v in values)})")
+    base = statistics.median(r[0] for r in results["in-memory numpy (ceiling)"])
+    print(f"  {'':30s} {'items/s':>9s}   {'ratio':>5s}   CPU ms per batch of 32: main, workers   (runs, items/s)")
+    for name, runs in results.items():
+        med, main_ms, workers_ms = (statistics.median(r[k] for r in runs) for k in range(3))
+        print(f"  {name:30s} {med:9.0f}   {med / base:5.2f}x  {main_ms:6.1f} {workers_ms:8.1f}"
+              f"   ({', '.join(f'{r[0]:.0f}' for r in runs)})")
 
 
 def load_average() -> str:
