@@ -152,15 +152,15 @@ def test_default_ssim_is_wangs_valid_window_ssim() -> None:
     torch.testing.assert_close(fn.ssim(fused, ref, 1.0), expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("shape", [(3, 11, 11), (2, 37, 53), (1, 256, 70), (4, 40, 200)])
-@pytest.mark.parametrize("window", ["gauss11", "box32", "box7"])
+@pytest.mark.parametrize(("shape", "window"), [
+    ((3, 11, 11), "gauss11"), ((3, 11, 11), "box7"), ((2, 37, 53), "gauss11"), ((2, 37, 53), "box32"),
+    ((1, 256, 70), "gauss11"), ((1, 256, 70), "box32"), ((4, 40, 200), "box7"), ((4, 40, 200), "box32"),
+])
 def test_separable_valid_filter_equals_conv2d(shape: tuple[int, int, int], window: str) -> None:
     """The tiled band-matrix products equal a plain 'valid' 2-D correlation, whatever the tiling."""
     from rsmif_core.metrics.filters import gaussian_taps, separable_valid_filter
 
     taps = {"gauss11": gaussian_taps(11, 1.5), "box32": (1.0,) * 32, "box7": (1.0,) * 7}[window]
-    if min(shape[1:]) < len(taps):
-        pytest.skip("window larger than the image")
     x = torch.rand(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2047
     kernel = torch.tensor(taps, dtype=torch.float64)
     expected = torch.nn.functional.conv2d(x[:, None], torch.outer(kernel, kernel)[None, None])[:, 0]
