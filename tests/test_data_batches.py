@@ -115,3 +115,16 @@ def test_threads_reading_one_dataset_do_not_share_read_buffers(tmp_path: Path) -
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda i: ds[i % 8]["gt"], range(32)))
     assert all(torch.equal(a, b) for a, b in zip(threaded, serial))
+
+
+def test_items_are_float32_whatever_the_default_dtype(tmp_path: Path) -> None:
+    ds = create_dataset("pancollection", path=str(write_pancollection(tmp_path / "train_wv3.h5", n=3)))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        item, batch = ds[0], ds.__getitems__([0, 1])
+        in_worker = next(iter(DataLoader(ds, batch_size=2, num_workers=1, collate_fn=collate)))
+    finally:
+        torch.set_default_dtype(previous)
+    assert item["gt"].dtype == batch[0]["gt"].dtype == in_worker.gt.dtype == torch.float32
+    assert torch.equal(in_worker.gt[0], item["gt"]) and torch.equal(batch[1]["ms"], ds[1]["ms"])
