@@ -1,8 +1,10 @@
 """The shared lazy reader of fusion collections stored as h5 files of N×C×H×W arrays.
 
 Creation validates the file (keys, layout, band counts, ratio, a sample of values) and closes it again;
-each process (the main one or a DataLoader worker) opens its own handle on its first ``__getitem__``
-and reads one item (or one crop of one item) per call, never the whole file.
+each process (the main one or a DataLoader worker) opens its own handle on its first read and reads one
+item (or one crop of one item) at a time, never the whole file. ``__getitems__`` (what a DataLoader asks
+for when the dataset has it) writes a whole batch straight into one stacked tensor, in shared memory
+inside a worker, which ``rsmif_core.collate`` keeps as it is.
 """
 
 from __future__ import annotations
