@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -305,16 +306,33 @@ def load_authors(copy: Path | None, deps: Path | None) -> AuthorsCode | None:
     return AuthorsCode(module, q2n, qindex, HQNR)
 
 
+def authors_rr_indices(code: AuthorsCode, max_value: float = 2047.0
+                       ) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """The authors' implementation of each index of our suite, called on one DN-scale H×W×C pair: their test
+    solver's SSIM, RMSE, SAM, CC, SCC, MPSNR, ERGAS on [0, 1] data (the division is part of each call, as
+    the solver divides once per image), and from their FS_index port of the toolbox ``q2n`` (Q8, blocks
+    32) and ``qindex`` (the sliding 32×32 UIQI of ``Q.m``, our ``q_index``) on the DN scale. Their solver's
+    UIQC is a different index (one global Q per band) and is not part of the suite. They have no RASE."""
+    m = code.metrics
+    s = 1.0 / max_value
+    return {
+        "ssim": lambda r, f: float(m.SSIM_numpy(r * s, f * s, data_range=1)),
+        "rmse": lambda r, f: float(m.RMSE_numpy(r * s, f * s)),
+        "sam": lambda r, f: float(m.SAM_numpy(r * s, f * s)),
+        "cc": lambda r, f: float(m.CC_numpy(r * s, f * s)),
+        "scc": lambda r, f: float(m.SCC_numpy(r * s, f * s)),
+        "psnr": lambda r, f: float(m.MPSNR_numpy(r * s, f * s, data_range=1)),
+        "ergas": lambda r, f: float(m.ERGAS_numpy(r * s, f * s)),
+        "q_index": lambda r, f: float(code.qindex(r, f, 32)),
+        "q2n": lambda r, f: float(code.q2n(r, f, 32, 32)[0]),
+    }
+
+
 def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_value: float = 2047.0
                      ) -> dict[str, list[float]]:
-    """Per image, the authors' implementation of each index of our suite: their test solver's SSIM, RMSE,
-    SAM, CC, SCC, MPSNR, ERGAS on [0, 1] data, and from their FS_index port of the toolbox ``q2n`` (Q8,
-    blocks 32) and ``qindex`` (the sliding 32×32 UIQI of ``Q.m``, our ``q_index``) on the DN scale.
-    Their solver's UIQC is a different index (one global Q per band) and is not part of the suite.
-    They have no RASE."""
+    """Per image, every index of :func:`authors_rr_indices` (the [0, 1] images are made once per image)."""
     m = code.metrics
-    out: dict[str, list[float]] = {k: [] for k in ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse",
-                                                   "cc")}
+    out: dict[str, list[float]] = {k: [] for k in authors_rr_indices(code)}
     for ref_dn, fus_dn in zip(refs, fuss):
         ref, fus = ref_dn / max_value, fus_dn / max_value
         out["ssim"].append(float(m.SSIM_numpy(ref, fus, data_range=1)))
@@ -327,6 +345,32 @@ def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_
         out["q_index"].append(float(code.qindex(ref_dn, fus_dn, 32)))
         out["q2n"].append(float(code.q2n(ref_dn, fus_dn, 32, 32)[0]))
     return out
+
+
+def _per_image(index: Callable[[np.ndarray, np.ndarray], float], refs: np.ndarray, fuss: np.ndarray) -> list[float]:
+    return [index(r, f) for r, f in zip(refs, fuss)]
+
+
+def rr_breakdown(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, ref: torch.Tensor, fus: torch.Tensor,
+                 repeats: int) -> None:
+    """Time every index alone, ours (batched) and the authors' (per image), interleaved: where the time goes."""
+    ours = torch_rr_indices()
+    theirs = authors_rr_indices(code)
+    n = len(refs)
+    print("  per index, ms per image (median of interleaved runs): ours / authors -> ratio")
+    for name, call in ours.items():
+        t_ours: list[float] = []
+        t_theirs: list[float] = []
+        for _ in range(repeats):
+            t_ours.append(_time(partial(call, ref, fus)))
+            if name in theirs:
+                t_theirs.append(_time(partial(_per_image, theirs[name], refs, fuss)))
+        mo = statistics.median(t_ours) / n * 1e3
+        if t_theirs:
+            ma = statistics.median(t_theirs) / n * 1e3
+            print(f"    {name:8s} {mo:7.2f} / {ma:7.2f} -> {ma / mo:5.1f}x")
+        else:
+            print(f"    {name:8s} {mo:7.2f} / (no counterpart)")
 
 
 def authors_fr_suite(code: AuthorsCode, fuss: np.ndarray, pans: np.ndarray, mss: np.ndarray, lmss: np.ndarray,
@@ -349,14 +393,19 @@ def authors_fr_suite(code: AuthorsCode, fuss: np.ndarray, pans: np.ndarray, mss:
 # ----------------------------------------------------------------------------- ours (batched torch)
 
 
-def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor, max_value: float = 2047.0) -> dict[str, torch.Tensor]:
-    """Every index on the DN scale: PSNR and SSIM with ``data_range=max_value`` equal their values on
-    [0, 1] data with range 1; RMSE is reported on the [0, 1] scale like the authors'."""
+def torch_rr_indices(max_value: float = 2047.0) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """Every index of our suite on DN-scale B×C×H×W tensors: PSNR and SSIM with ``data_range=max_value``
+    equal their values on [0, 1] data with range 1; RMSE is reported on the [0, 1] scale like the authors'."""
     return {
-        "q2n": fn.q2n(fus, ref), "q_index": fn.q_index(fus, ref), "sam": fn.sam(fus, ref), "ergas": fn.ergas(fus, ref, 4),
-        "scc": fn.scc(fus, ref), "psnr": fn.psnr(fus, ref, max_value), "ssim": fn.ssim(fus, ref, max_value),
-        "rmse": fn.rmse(fus, ref) / max_value, "cc": fn.cc(fus, ref), "rase": fn.rase(fus, ref),
+        "q2n": lambda r, f: fn.q2n(f, r), "q_index": lambda r, f: fn.q_index(f, r), "sam": lambda r, f: fn.sam(f, r),
+        "ergas": lambda r, f: fn.ergas(f, r, 4), "scc": lambda r, f: fn.scc(f, r),
+        "psnr": lambda r, f: fn.psnr(f, r, max_value), "ssim": lambda r, f: fn.ssim(f, r, max_value),
+        "rmse": lambda r, f: fn.rmse(f, r) / max_value, "cc": lambda r, f: fn.cc(f, r), "rase": lambda r, f: fn.rase(f, r),
     }
+
+
+def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {name: call(ref, fus) for name, call in torch_rr_indices().items()}
 
 
 def torch_fr_suite(fus: torch.Tensor, pan: torch.Tensor, ms: torch.Tensor, lms: torch.Tensor,
@@ -461,6 +510,8 @@ def main() -> None:
         run(f"RR suite ({args.images} x 256x256x8). ours/re-statement: q2n q_index sam ergas scc psnr ssim rmse cc "
             "rase; authors: q2n, qindex (FS_index) + solver's SSIM RMSE SAM CC SCC MPSNR ERGAS",
             rr, lambda: torch_rr_suite(tgt, tfus), args.repeats, 20)
+        if authors is not None:
+            rr_breakdown(authors, gt, fused, tgt, tfus, args.repeats)
     if args.suite in ("fr", "both"):
         fused, pan, ms, lms = fr_data(args.images, 512, 8)
         tf, tp, tm, tl = _nchw(fused), torch.from_numpy(pan)[:, None], _nchw(ms), _nchw(lms)

@@ -210,3 +210,30 @@ def test_chunks_on_threads_give_the_single_call_result() -> None:
             assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_chunk_pool_works_in_a_forked_child() -> None:
+    """A DataLoader worker forked after the pool started must get its own threads, not hang on the parent's."""
+    import multiprocessing
+
+    from rsmif_core.metrics import functional as fn
+
+    x = torch.rand(6, 3, 40, 40, dtype=torch.float64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = fn.ssim(x, x.flip(-1), 1.0)  # starts the pool in this process
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_ssim_in_child, (x,)).get(timeout=120)
+    finally:
+        torch.set_num_threads(previous)
+    torch.testing.assert_close(got, expected)
+
+
+def _ssim_in_child(x: torch.Tensor) -> torch.Tensor:
+    from rsmif_core.metrics import functional as fn
+
+    torch.set_num_threads(2)
+    return fn.ssim(x, x.flip(-1), 1.0)

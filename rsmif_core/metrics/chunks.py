@@ -13,6 +13,7 @@ every op). Results are identical whatever the thread count.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,17 +26,21 @@ from rsmif_core.ops.threads import single_thread
 CHUNK_ELEMENTS = 1 << 17
 
 _pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
 _pool_lock = threading.Lock()
 _inside = threading.local()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_key
+    key = (os.getpid(), workers)
     with _pool_lock:
-        if _pool is None or _pool._max_workers != workers:
-            if _pool is not None:
+        if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[0] == key[0]:
                 _pool.shutdown(wait=False)
+            # a forked child (e.g. a DataLoader worker) inherits the pool object but not its threads
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsmif-metrics")
+            _pool_key = key
         return _pool
 
 
