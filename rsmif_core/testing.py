@@ -10,9 +10,11 @@ Call :func:`check_model_contract` from a plugin's tests, once per :data:`TASK_CA
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -208,3 +210,17 @@ def check_plugin_discovery(distribution: str, **registered: Iterable[str]) -> di
         missing = sorted(set(names) - found)
         assert not missing, f"{distribution} did not register {kind} {missing}; it registered {sorted(found) or 'none'}"
     return dict(mine[0])
+
+
+def find_shared(start: str | Path) -> Path | None:
+    """The project's read-only reference folder for tests and benchmarks: ``$RSMIF_SHARED`` if set, else the
+    first ``shared/`` beside ``start`` or one of its parents (a checkout's ``../shared``). ``None`` when there
+    is none: tests that need it skip, and nothing installed ever needs it."""
+    env = os.environ.get("RSMIF_SHARED")
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    for folder in Path(start).resolve().parents:
+        candidate = folder / "shared"
+        if (candidate / "reference").is_dir():
+            return candidate
+    return None

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
+
+from rsmif_core.testing import find_shared
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path:
-    """The read-only reference folder beside the repository (or $RSMIF_SHARED)."""
-    env = os.environ.get("RSMIF_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
+    """The read-only reference folder beside the repository (or $RSMIF_SHARED); a path that may not exist."""
+    return find_shared(REPO) or REPO.parent / "shared"
 
 
 def make_distribution(root: Path, dist: str, module: str, source: str, entry_name: str | None = None) -> Path:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from rsmif_core.testing import single_thread
-
-
-def shared_dir() -> Path | None:
-    env = os.environ.get("RSMIF_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / ".." / "shared")
-    for c in candidates:
-        if (c / "reference" / "models").is_dir():
-            return c.resolve()
-    return None
+from rsmif_core.testing import find_shared, single_thread
 
 
 @pytest.fixture
 def models_reference() -> Path:
-    found = shared_dir()
-    if found is None:
+    found = find_shared(__file__)
+    if found is None or not (found / "reference" / "models").is_dir():
         pytest.skip("reference files not found: set RSMIF_SHARED or place shared/ beside the repository")
     return found / "reference" / "models"
 
