@@ -18,11 +18,13 @@ GEOMETRIES = [
 ]
 
 
+@pytest.mark.parametrize("last_layer", ["per-neighbour", "after-ensemble"])
 @pytest.mark.parametrize("block_rows,recompute", [(16, "none"), (16, "all"), (16, "first"), (1 << 20, "none"), (1 << 20, "first")])
 @pytest.mark.parametrize("h,w,ho,wo", GEOMETRIES)
-def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, monkeypatch):
+def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, last_layer, monkeypatch):
     monkeypatch.setattr(query, "ROWS_PER_BLOCK", block_rows)
     monkeypatch.setattr(query, "RECOMPUTE", recompute)
+    monkeypatch.setattr(query, "PER_NEIGHBOUR_OUTPUT_FRACTION", 10.0 if last_layer == "per-neighbour" else 0.0)
     torch.manual_seed(0)
     b, c, g, out = 2, 5, 3, 4
     mlp = MLP(c + g + 2, out, (7, 6)).double()
@@ -37,7 +39,9 @@ def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompu
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_gradcheck_tiny():
+@pytest.mark.parametrize("fraction", [10.0, 0.0])
+def test_gradcheck_tiny(fraction, monkeypatch):
+    monkeypatch.setattr(query, "PER_NEIGHBOUR_OUTPUT_FRACTION", fraction)
     torch.manual_seed(1)
     mlp = MLP(3 + 2 + 2, 3, (4,)).double()
     feat = torch.randn(1, 3, 2, 3, dtype=torch.float64, requires_grad=True)

@@ -58,8 +58,9 @@ from torch.autograd.function import once_differentiable
 from rsmif_ramsf.blocks import MLP
 
 NEIGHBOURS = 4  # 2 per axis
-# Work block: about this many (query point × neighbour) rows of hidden activations at a time.
-ROWS_PER_BLOCK = 16384
+# Work block: about this many (query point × neighbour) rows of hidden activations at a time; small enough that a
+# block's activations stay in cache (4 MiB for the 256-wide layer), large enough for efficient matrix products.
+ROWS_PER_BLOCK = 4096
 # What the backward pass recomputes per block: "all" (keep no per-neighbour activations: least memory, a second
 # full forward pass), "first" (keep the later hidden layers, rebuild only the first layer's, which costs an add
 # and no matmul), "none" (keep everything: fastest, but more peak memory than the authors).
@@ -122,12 +123,26 @@ class QueryPlan:
     cols: AxisPlan
     batch: int
 
+    @property
+    def points_per_q(self) -> int:
+        """Query points (× batch) in one step of ``q``: ``period`` whole query rows."""
+        return self.rows.period * self.cols.n_query * self.batch
+
     def blocks(self) -> Iterator[tuple[int, int]]:
         """(q0, q1) row ranges of about :data:`ROWS_PER_BLOCK` MLP rows, covering every query point once."""
-        per_q = self.rows.period * self.cols.n_query * self.batch * NEIGHBOURS
-        step = max(1, ROWS_PER_BLOCK // per_q)
+        step = max(1, ROWS_PER_BLOCK // (self.points_per_q * NEIGHBOURS))
         for q0 in range(0, self.rows.count, step):
             yield q0, min(q0 + step, self.rows.count)
+
+    def read_index(self, device: torch.device | None = None) -> Tensor:
+        """For every (query point × neighbour) row, in block order, the flat index (row, col, batch) of the
+        padded cell it reads: the scatter map of the cells' gradient."""
+        cells = torch.arange((self.rows.n_cells + 2) * (self.cols.n_cells + 2) * self.batch, device=device)
+        cells = cells.view(self.rows.n_cells + 2, self.cols.n_cells + 2, self.batch)
+        index = cells.new_empty(self.rows.count, self.rows.period, self.cols.count, self.cols.period, self.batch, NEIGHBOURS)
+        for pr, pc, k, where in self.neighbours(0, self.rows.count):
+            index[:, pr, :, pc, :, k] = cells[where]
+        return index.view(-1)
 
     def phase_view(self, t: Tensor) -> Tensor:
         """Ho×Wo×B×D as q_r×P_r×q_c×P_c×B×D (query position ``i = P·q + p`` on both axes), a view."""
@@ -155,72 +170,152 @@ class QueryPlan:
 
 
 _EMPTY = torch.empty(0)  # marks a first-layer activation dropped after the forward pass
+# The last Linear layer runs per neighbour (as the authors compute it) when its output is at most this fraction of
+# its input width; wider outputs (e.g. 103 hyperspectral bands) run once after the softmax ensemble instead
+# (Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b because the weights sum to one), which saves most of that layer.
+PER_NEIGHBOUR_OUTPUT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
 class _Query:
-    """Everything a block needs: the padded per-cell part, the guide and the per-point first-layer weights."""
+    """Everything a block needs: the padded per-cell part and the per-point inputs of the first layer."""
 
     plan: QueryPlan
     cells: Tensor  # (h+2)×(w+2)×B×D: W_feat·feat − W_rel·centre·(h, w), zero ring around it
-    guide: Tensor  # Ho×Wo×B×g (a permuted view of the guide)
-    w_point: Tensor  # D×(g+2): [W_guide, W_rel] of the first Linear layer
-    bias: Tensor  # D: the first layer's bias
-    row_coords: Tensor  # Ho: query row centres × h
-    col_coords: Tensor  # Wo: query column centres × w
+    inputs: Tensor  # (Ho·Wo·B)×(g+3): [guide, x_row·h, x_col·w, 1] of every query point, (row, col, batch) order
+    w_point: Tensor  # D×(g+3): [W_guide, W_rel, bias] of the first Linear layer
 
     def point_inputs(self, q0: int, q1: int) -> Tensor:
-        """[guide, x_row·h, x_col·w] of the block's query points: points × (g + 2), in (row, col, batch) order
-        (= the phase order q×P_r×q_c×P_c×B, because a block holds whole query rows)."""
-        i0, i1 = self.plan.rows.period * q0, self.plan.rows.period * q1
-        _, wo, b, g = self.guide.shape
-        inputs = self.guide.new_empty(i1 - i0, wo, b, g + 2)
-        inputs[..., :g] = self.guide[i0:i1]
-        inputs[..., g] = self.row_coords[i0:i1, None, None]
-        inputs[..., g + 1] = self.col_coords[None, :, None]
-        return inputs.view(-1, g + 2)
+        """The block's rows of :attr:`inputs` (a block holds whole query rows, so (row, col, batch) order is the
+        phase order q×P_r×q_c×P_c×B)."""
+        per_q = self.plan.points_per_q
+        return self.inputs[per_q * q0 : per_q * q1]
+
+
+def _make_query(plan: QueryPlan, cells: Tensor, guide: Tensor, w_point: Tensor) -> _Query:
+    ho, wo, b, g = guide.shape
+    inputs = guide.new_empty(ho, wo, b, g + 3)
+    inputs[..., :g] = guide
+    inputs[..., g] = (cell_centres(ho, guide.device, guide.dtype) * plan.rows.n_cells)[:, None, None]
+    inputs[..., g + 1] = (cell_centres(wo, guide.device, guide.dtype) * plan.cols.n_cells)[None, :, None]
+    inputs[..., g + 2] = 1
+    return _Query(plan, cells, inputs.view(-1, g + 3), w_point)
+
+
+class _Scratch:
+    """Buffers reused by every block of one forward or backward pass.
+
+    A block's temporaries (4 MiB for 4096 rows of the 256-wide layer) are written into the same memory
+    each time, which stays in cache; a fresh allocation is cold, and writing it first reads it from
+    memory (the first layer and the 256 → 128 product ran 10–20 % faster with reuse). Tensors that a
+    block keeps for the backward pass are never taken from here.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def take(self, key: str, shape: Sequence[int], like: Tensor) -> Tensor:
+        """A tensor of ``shape`` (contents undefined) that stays valid until ``key`` is taken again."""
+        numel = math.prod(shape)
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.numel() < numel:
+            buffer = like.new_empty(numel)
+            self._buffers[key] = buffer
+        return buffer[:numel].view(*shape)
+
+
+def _new(scratch: _Scratch | None, key: str, shape: Sequence[int], like: Tensor) -> Tensor:
+    """From ``scratch`` when given (a temporary), else a fresh tensor (kept beyond the block)."""
+    return scratch.take(key, shape, like) if scratch is not None else like.new_empty(shape)
 
 
 @dataclass
 class _Block:
-    activations: list[Tensor]  # post-ReLU activations of every hidden layer, rows × 4 × width
-    weights: Tensor  # softmax ensemble weights, rows × 4
-    mixed: Tensor  # Σ_k weights_k · last hidden activation, rows × width
+    activations: list[Tensor]  # post-ReLU activations of every hidden layer, points × 4 × width
+    weights: Tensor  # softmax ensemble weights, points × 4
+    last: Tensor  # per neighbour: the last layer's outputs, points × 4 × out; else Σ_k weights_k · h_k, points × width
 
 
-def _first_layer(query: _Query, q0: int, q1: int) -> tuple[Tensor, Tensor]:
-    """Post-ReLU first hidden layer of rows q0..q1 (rows × 4 × width) and the block's point inputs.
+def _first_layer(query: _Query, q0: int, q1: int, scratch: _Scratch, keep: bool) -> Tensor:
+    """Post-ReLU first hidden layer of rows q0..q1: points × 4 × width (from ``scratch`` unless ``keep``).
 
     The per-point part is one small product per block (never materialised for the whole grid); the
     neighbours' per-cell parts are strided reads of ``cells``, added with the ReLU fused in.
     """
     plan = query.plan
     inputs = query.point_inputs(q0, q1)
-    point = torch.addmm(query.bias, inputs, query.w_point.T)
+    width = query.w_point.shape[0]
+    point = torch.mm(inputs, query.w_point.T, out=scratch.take("point", (inputs.shape[0], width), inputs))
     pt = point.view(q1 - q0, plan.rows.period, plan.cols.count, plan.cols.period, plan.batch, -1)  # q×P_r×q_c×P_c×B×D
+    shape = (*pt.shape[:-1], NEIGHBOURS, width)
+    pre = _new(None if keep else scratch, "first", shape, point)
     reads = plan.neighbour_view(query.cells, q0, q1)
     if reads is not None:  # one strided add + ReLU reads every neighbour
         # Into a contiguous ``out``: otherwise the result takes the overlapping view's odd layout (then
         # ``reshape`` copies it) and the add itself ran ~10× slower.
-        pre = torch.empty(reads.shape, dtype=pt.dtype, device=pt.device)
-        torch.ops.aten._add_relu.out(reads, pt[..., None, None, :], out=pre)
-        return pre.view(-1, NEIGHBOURS, pre.shape[-1]), inputs
-    pre = torch.empty((*pt.shape[:-1], NEIGHBOURS, pt.shape[-1]), dtype=pt.dtype, device=pt.device)
+        torch.ops.aten._add_relu.out(reads, pt[..., None, None, :], out=pre.view(reads.shape))
+        return pre.view(-1, NEIGHBOURS, width)
     for pr, pc, k, where in plan.neighbours(q0, q1):
         torch.add(query.cells[where], pt[:, pr, :, pc], out=pre[:, pr, :, pc, :, k])
-    return pre.view(-1, NEIGHBOURS, pre.shape[-1]).relu_(), inputs
+    return pre.view(-1, NEIGHBOURS, width).relu_()
 
 
-def _forward_block(query: _Query, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]]) -> _Block:
-    hidden, _ = _first_layer(query, q0, q1)
+def _per_neighbour(weight: Tensor) -> bool:
+    return weight.shape[0] <= PER_NEIGHBOUR_OUTPUT_FRACTION * weight.shape[1]
+
+
+def _forward_block(
+    query: _Query, q0: int, q1: int, layers: Sequence[tuple[Tensor, Tensor]], out: Tensor, scratch: _Scratch, keep: str
+) -> _Block:
+    """Runs rows q0..q1 and writes their result into ``out`` (points × (out − 1)).
+
+    ``keep``: which hidden activations must outlive the block ("none", "later" or "all" layers).
+    """
+    hidden = _first_layer(query, q0, q1, scratch, keep == "all")
     activations = [hidden]
-    for weight, bias in layers[:-1]:
-        hidden = F.linear(hidden, weight, bias).relu_()
+    for index, (weight, bias) in enumerate(layers[:-1]):
+        rows = hidden.view(-1, hidden.shape[-1])
+        result = _new(None if keep != "none" else scratch, f"hidden{index}", (rows.shape[0], weight.shape[0]), rows)
+        torch.mm(rows, weight.T, out=result)
+        hidden = torch.ops.aten._add_relu.out(result, bias, out=result).view(-1, NEIGHBOURS, weight.shape[0])
         activations.append(hidden)
     weight, bias = layers[-1]
+    if _per_neighbour(weight):
+        outputs = F.linear(hidden, weight, bias)  # points × 4 × out, logit last
+        weights = outputs[..., -1].softmax(dim=-1)
+        torch.sum(outputs[..., :-1] * weights.unsqueeze(-1), dim=1, out=out)
+        return _Block(activations, weights, outputs)
     weights = F.linear(hidden, weight[-1:], bias[-1:]).squeeze(-1).softmax(dim=-1)
     mixed = torch.matmul(weights.unsqueeze(-2), hidden).squeeze(-2)
+    torch.addmm(bias[:-1], mixed, weight[:-1].T, out=out)
     return _Block(activations, weights, mixed)
+
+
+def _last_layer_backward(block: _Block, g_y: Tensor, weight: Tensor, g_weight: Tensor, g_bias: Tensor, scratch: _Scratch) -> Tensor:
+    """Gradients of the last layer and the ensemble for one block; returns d/d(last hidden), points × 4 × width
+    (in ``scratch``)."""
+    last = block.activations[-1]
+    w = block.weights
+    if _per_neighbour(weight):
+        outputs = block.last
+        g_outputs = torch.empty_like(outputs)
+        torch.mul(w.unsqueeze(-1), g_y.unsqueeze(-2), out=g_outputs[..., :-1])
+        g_w = (outputs[..., :-1] * g_y.unsqueeze(-2)).sum(dim=-1)  # points × 4
+        g_outputs[..., -1] = w * (g_w - (w * g_w).sum(dim=-1, keepdim=True))
+        g_rows = g_outputs.view(-1, outputs.shape[-1])
+        g_weight.addmm_(g_rows.T, last.view(-1, last.shape[-1]))
+        g_bias += g_rows.sum(dim=0)
+        g_hidden = scratch.take("g_last", (g_rows.shape[0], weight.shape[1]), g_rows)
+        return torch.mm(g_rows, weight, out=g_hidden).view(*last.shape)
+    w_out, w_logit = weight[:-1], weight[-1]
+    g_weight[:-1].addmm_(g_y.T, block.last)
+    g_bias[:-1] += g_y.sum(dim=0)
+    g_mixed = g_y @ w_out  # points × width
+    g_w = torch.matmul(last, g_mixed.unsqueeze(-1)).squeeze(-1)  # points × 4
+    g_logits = w * (g_w - (w * g_w).sum(dim=-1, keepdim=True))
+    g_weight[-1:].addmm_(g_logits.view(1, -1), last.view(-1, last.shape[-1]))
+    g_bias[-1:] += g_logits.sum()
+    return torch.addcmul(w.unsqueeze(-1) * g_mixed.unsqueeze(-2), g_logits.unsqueeze(-1), w_logit)
 
 
 class _NeighbourMLP(torch.autograd.Function):
@@ -228,103 +323,92 @@ class _NeighbourMLP(torch.autograd.Function):
     every query point and the softmax ensemble, in blocks, with a hand-written backward.
 
     Inputs: ``cells`` (h+2)×(w+2)×B×D (per-cell part of the first layer, zero ring included), ``guide``
-    Ho×Wo×B×g, ``w_point`` D×(g+2) and ``bias`` D (the first layer's guide/coordinate columns and bias),
-    the plan, whether grad mode is on, then (weight, bias) of every later Linear layer.
+    Ho×Wo×B×g, ``w_point`` D×(g+3) (the first layer's guide and coordinate columns and its bias), the
+    plan, whether grad mode is on, then (weight, bias) of every later Linear layer.
     Output: Ho×Wo×B×(out − 1).
     """
 
     @staticmethod
-    def forward(
-        ctx: Any, cells: Tensor, guide: Tensor, w_point: Tensor, bias: Tensor, plan: QueryPlan, training: bool, *params: Tensor
-    ) -> Tensor:
-        query = _make_query(plan, cells, guide, w_point, bias)
+    def forward(ctx: Any, cells: Tensor, guide: Tensor, w_point: Tensor, plan: QueryPlan, training: bool, *params: Tensor) -> Tensor:
+        query = _make_query(plan, cells, guide, w_point)
         layers = list(zip(params[0::2], params[1::2]))
-        weight, last_bias = layers[-1]
         ho, wo, b, _ = guide.shape
-        out = guide.new_empty(ho, wo, b, weight.shape[0] - 1)
-        out_rows = out.view(plan.rows.count, -1)
+        out = guide.new_empty(ho, wo, b, layers[-1][0].shape[0] - 1)
+        out_points = out.view(-1, out.shape[-1])
         if RECOMPUTE not in ("all", "first", "none"):
             raise ValueError(f"coordinate query: RECOMPUTE must be 'all', 'first' or 'none', found {RECOMPUTE!r}")
         # ``training``: grad mode was on outside (inside forward it is always off, and needs_input_grad
         # stays true under no_grad because the parameters require grad), so inference keeps nothing.
         keep = RECOMPUTE != "all" and training and any(ctx.needs_input_grad)
         kept: list[_Block] = []
+        per_q = plan.points_per_q
+        scratch = _Scratch()
+        hidden_kept = "none" if not keep else ("later" if RECOMPUTE == "first" else "all")
         for q0, q1 in plan.blocks():
-            result = _forward_block(query, q0, q1, layers)
-            torch.addmm(last_bias[:-1], result.mixed, weight[:-1].T, out=out_rows[q0:q1].view(-1, out.shape[-1]))
+            result = _forward_block(query, q0, q1, layers, out_points[per_q * q0 : per_q * q1], scratch, hidden_kept)
             if keep:
                 if RECOMPUTE == "first":  # the widest activation is the cheapest to rebuild (no large matmul)
                     result.activations[0] = _EMPTY
                 kept.append(result)
         ctx.plan = plan
         ctx.kept = kept
-        ctx.save_for_backward(cells, guide, w_point, bias, *params)
+        ctx.inputs = query.inputs if training else None
+        ctx.save_for_backward(cells, guide, w_point, *params)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        cells, guide, w_point, bias, *params = ctx.saved_tensors
+        cells, guide, w_point, *params = ctx.saved_tensors
         plan: QueryPlan = ctx.plan
-        query = _make_query(plan, cells, guide, w_point, bias)
+        query = _Query(plan, cells, ctx.inputs, w_point) if ctx.inputs is not None else _make_query(plan, cells, guide, w_point)
+        ctx.inputs = None
         layers = list(zip(params[0::2], params[1::2]))
         g = guide.shape[-1]
+        width = cells.shape[-1]
+        read_index = plan.read_index(cells.device)
         grad_cells = torch.zeros_like(cells)
+        grad_cells_rows = grad_cells.view(-1, width)
         grad_guide = torch.empty_like(guide)  # same memory layout as the guide (channels-last upstream)
         grad_w_point = torch.zeros_like(w_point)
-        grad_bias = torch.zeros_like(bias)
         grad_params = [torch.zeros_like(p) for p in params]
-        weight, _ = layers[-1]
-        w_out, w_logit = weight[:-1], weight[-1]
-        g_w_last, g_b_last = grad_params[-2], grad_params[-1]
-        grad_rows = grad_out.contiguous().view(plan.rows.count, -1)
-        g_b_last[:-1] = grad_out.sum(dim=(0, 1, 2))
+        grad_points = grad_out.contiguous().view(-1, grad_out.shape[-1])
         kept: list[_Block] = ctx.kept
         ctx.kept = []
         have_kept = bool(kept)
         kept.reverse()  # popped in block order: each block is released as soon as its gradients are written
+        per_q = plan.points_per_q
+        scratch = _Scratch()
         for q0, q1 in plan.blocks():
-            result = kept.pop() if have_kept else _forward_block(query, q0, q1, layers)
-            inputs = None
+            g_y = grad_points[per_q * q0 : per_q * q1]  # points × C
+            if have_kept:
+                result = kept.pop()
+            else:  # nothing kept: rerun the block (its outputs go to a scratch buffer; its hidden layers too)
+                unused_out = scratch.take("out", g_y.shape, g_y)
+                result = _forward_block(query, q0, q1, layers, unused_out, scratch, "none")
             if result.activations[0] is _EMPTY:
-                result.activations[0], inputs = _first_layer(query, q0, q1)
-            if inputs is None:
-                inputs = query.point_inputs(q0, q1)
-            g_y = grad_rows[q0:q1].view(-1, grad_out.shape[-1])  # rows × C
-            g_w_last[:-1].addmm_(g_y.T, result.mixed)
-            g_mixed = g_y @ w_out  # rows × width
-            last = result.activations[-1]
-            g_weights = torch.matmul(last, g_mixed.unsqueeze(-1)).squeeze(-1)  # rows × 4
-            g_logits = result.weights * (g_weights - (result.weights * g_weights).sum(dim=-1, keepdim=True))
-            g_w_last[-1:].addmm_(g_logits.view(1, -1), last.view(-1, last.shape[-1]))
-            g_b_last[-1:] += g_logits.sum()
-            g_hidden = torch.addcmul(result.weights.unsqueeze(-1) * g_mixed.unsqueeze(-2), g_logits.unsqueeze(-1), w_logit)
+                result.activations[0] = _first_layer(query, q0, q1, scratch, keep=False)
+            g_hidden = _last_layer_backward(result, g_y, layers[-1][0], grad_params[-2], grad_params[-1], scratch)
             for index in range(len(layers) - 2, -1, -1):
                 act_in = result.activations[index]
                 g_z = torch.ops.aten.threshold_backward.grad_input(g_hidden, result.activations[index + 1], 0, grad_input=g_hidden)
                 g_z2 = g_z.view(-1, g_z.shape[-1])
                 grad_params[2 * index].addmm_(g_z2.T, act_in.view(-1, act_in.shape[-1]))
                 grad_params[2 * index + 1] += g_z2.sum(dim=0)
-                g_hidden = g_z @ layers[index][0]
+                weight = layers[index][0]
+                g_in = scratch.take(f"g_hidden{index}", (g_z2.shape[0], weight.shape[1]), g_z2)
+                g_hidden = torch.mm(g_z2, weight, out=g_in).view(-1, NEIGHBOURS, weight.shape[1])
             g_pre = torch.ops.aten.threshold_backward.grad_input(g_hidden, result.activations[0], 0, grad_input=g_hidden)
             del result  # the block's activations are no longer needed
-            g_pre = g_pre.view(q1 - q0, plan.rows.period, plan.cols.count, plan.cols.period, plan.batch, NEIGHBOURS, -1)
-            g_point = g_pre.sum(dim=-2).view(inputs.shape[0], -1)  # points × D
-            grad_w_point.addmm_(g_point.T, inputs)
-            grad_bias += g_point.sum(dim=0)
+            g_point = torch.sum(g_pre, dim=1, out=scratch.take("g_point", (g_pre.shape[0], width), g_pre))  # points × D
+            grad_w_point.addmm_(g_point.T, query.point_inputs(q0, q1))
             i0, i1 = plan.rows.period * q0, plan.rows.period * q1
-            grad_guide[i0:i1] = (g_point @ w_point[:, :g]).view(i1 - i0, *guide.shape[1:])
-            for pr, pc, k, where in plan.neighbours(q0, q1):
-                grad_cells[where].add_(g_pre[:, pr, :, pc, :, k])  # in place on the view (`+=` would copy it back)
-            del g_pre, g_hidden, g_point, inputs  # free this block before the next one is built
-        return (grad_cells, grad_guide, grad_w_point, grad_bias, None, None, *grad_params)
-
-
-def _make_query(plan: QueryPlan, cells: Tensor, guide: Tensor, w_point: Tensor, bias: Tensor) -> _Query:
-    h, w = plan.rows.n_cells, plan.cols.n_cells
-    row_coords = cell_centres(plan.rows.n_query, guide.device, guide.dtype) * h
-    col_coords = cell_centres(plan.cols.n_query, guide.device, guide.dtype) * w
-    return _Query(plan, cells, guide, w_point, bias, row_coords, col_coords)
+            g_guide = torch.mm(g_point, w_point[:, :g], out=scratch.take("g_guide", (g_point.shape[0], g), g_point))
+            grad_guide[i0:i1] = g_guide.view(i1 - i0, *guide.shape[1:])
+            rows = slice(per_q * NEIGHBOURS * q0, per_q * NEIGHBOURS * q1)
+            grad_cells_rows.index_add_(0, read_index[rows], g_pre.view(-1, width))
+            del g_pre, g_hidden, g_point  # free this block before the next one is built
+        return (grad_cells, grad_guide, grad_w_point, None, None, *grad_params)
 
 
 def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
@@ -350,7 +434,9 @@ def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
     w_cells = torch.cat([first.weight[:, :c], first.weight[:, c + g :]], dim=1)
     cells = F.linear(torch.cat([feat.permute(2, 3, 0, 1), centres], dim=-1), w_cells)
     cells = F.pad(cells, (0, 0, 0, 0, 1, 1, 1, 1))
+    # Per query point: [W_guide, W_rel, bias], applied block by block inside the Function.
+    w_point = torch.cat([first.weight[:, c:], first.bias[:, None]], dim=1)
     plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
-    out = _NeighbourMLP.apply(cells, guide.permute(2, 3, 0, 1), first.weight[:, c:], first.bias, plan, torch.is_grad_enabled(), *params)
+    out = _NeighbourMLP.apply(cells, guide.permute(2, 3, 0, 1), w_point, plan, torch.is_grad_enabled(), *params)
     return out.permute(2, 3, 0, 1)
