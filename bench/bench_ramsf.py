@@ -11,7 +11,10 @@ Measures (same weights in both models, outputs compared first):
 * inference: one 256×256 PAN (the authors' model built with H = W = 256, the only size it accepts);
 * peak memory: peak RSS (VmHWM) of a fresh subprocess doing one warm-up and one measured call, minus its
   RSS just before (so imports and weights do not count), for each model and workload.
-Repeats are interleaved (ours, theirs, ours, …); the minimum and the median are reported.
+Repeats are interleaved (ours, theirs, ours, …); the minimum and the median wall-clock times are reported,
+and the process CPU time of each call (on a loaded machine, CPU time on one thread tracks the work done
+better than wall time; with two threads it also counts the time a thread spins waiting for the other).
+``--threads N`` (default 2, the target's setting) sets torch's thread count.
 ``--recompute all,first,none`` times (and measures the memory of) ours with each setting of the query's
 RECOMPUTE switch in the same interleaved training run; the default is the committed setting.
 """
@@ -36,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from rsmif_ramsf import RAMSF
 
-THREADS = 2
+DEFAULT_THREADS = 2
 TRAIN_BATCH, TRAIN_SIZE, INFER_SIZE, RATIO = 8, 64, 256, 4
 SPECTRAL, GUIDE = 8, 1
 
@@ -120,8 +123,8 @@ def with_recompute(mode: str, run: Callable[[], None]) -> Callable[[], None]:
     return wrapped
 
 
-def memory_child(which: str, kind: str, authors_root: Path, recompute: str) -> None:
-    torch.set_num_threads(THREADS)
+def memory_child(which: str, kind: str, authors_root: Path, recompute: str, threads: int) -> None:
+    torch.set_num_threads(threads)
     ramsf_query.RECOMPUTE = recompute
     run = workload(which, load_authors(authors_root), kind)
     before = status_mib("VmRSS")
@@ -130,8 +133,9 @@ def memory_child(which: str, kind: str, authors_root: Path, recompute: str) -> N
     print(json.dumps({"peak_mib": status_mib("VmHWM"), "before_mib": before}))
 
 
-def peak_memory(which: str, kind: str, authors_root: Path, recompute: str) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--authors", str(authors_root), "--recompute", recompute, "--memory-child", which, kind]
+def peak_memory(which: str, kind: str, authors_root: Path, recompute: str, threads: int) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--authors", str(authors_root), "--recompute", recompute, "--threads", str(threads),
+           "--memory-child", which, kind]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     result: dict[str, float] = json.loads(out)
     result["growth_mib"] = result["peak_mib"] - result["before_mib"]
@@ -151,22 +155,26 @@ def check_agreement(authors: Any) -> float:
     return worst
 
 
-def interleaved(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in runs}
+def interleaved(runs: dict[str, Callable[[], None]], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall-clock and process CPU seconds of every call, repeats interleaved across ``runs``."""
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     for run in runs.values():  # warm-up
         run()
     for _ in range(repeats):
         for name, run in runs.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
-            times[name].append(time.perf_counter() - start)
-    return times
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--authors", default=os.environ.get("RAMSF_AUTHORS"), help="authors' checkout (or RAMSF_AUTHORS)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="torch threads (the target is set at 2)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--recompute", default=str(ramsf_query.RECOMPUTE),
                         help="comma-separated RECOMPUTE modes of ours to time in training (all, first, none); "
@@ -179,35 +187,39 @@ def main() -> None:
     root = Path(args.authors)
     if args.memory_child:
         which, kind = args.memory_child
-        memory_child(which, kind, root, args.recompute)
+        memory_child(which, kind, root, args.recompute, args.threads)
         return
     modes = args.recompute.split(",")
     default_mode = str(ramsf_query.RECOMPUTE)
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     authors = load_authors(root)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; load average at start "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"max |ours - theirs| / max |theirs| on random inputs (64 and 256 px): {check_agreement(authors):.2e}")
     for kind, label in (("train", f"training step (batch {TRAIN_BATCH}, PAN {TRAIN_SIZE}², fwd+bwd+Adam)"),
                         ("infer", f"inference (1 × PAN {INFER_SIZE}²)")):
         kind_modes = modes if kind == "train" else [default_mode]  # inference keeps nothing for backward
         runs = {f"ours[{m}]": with_recompute(m, workload("ours", authors, kind)) for m in kind_modes}
         runs["theirs"] = workload("theirs", authors, kind)
-        t = interleaved(runs, args.repeats)
+        t, cpu = interleaved(runs, args.repeats)
         ramsf_query.RECOMPUTE = default_mode
         best = {k: min(v) for k, v in t.items()}
         med = {k: statistics.median(v) for k, v in t.items()}
+        best_cpu = {k: min(v) for k, v in cpu.items()}
         for m in kind_modes:
             ours = f"ours[{m}]"
             print(f"{label}: {ours} {best[ours]:.3f} s (median {med[ours]:.3f}), theirs {best['theirs']:.3f} s "
                   f"(median {med['theirs']:.3f}); speed-up {best['theirs'] / best[ours]:.2f}× (min), "
-                  f"{med['theirs'] / med[ours]:.2f}× (median)")
+                  f"{med['theirs'] / med[ours]:.2f}× (median); CPU time ours {best_cpu[ours]:.3f} s, theirs "
+                  f"{best_cpu['theirs']:.3f} s (min), ratio {best_cpu['theirs'] / best_cpu[ours]:.2f}×")
         if not args.skip_memory:
-            theirs_mem = peak_memory("theirs", kind, root, default_mode)
+            theirs_mem = peak_memory("theirs", kind, root, default_mode, args.threads)
             for m in kind_modes:
-                mine = peak_memory("ours", kind, root, m)
+                mine = peak_memory("ours", kind, root, m, args.threads)
                 print(f"{label}: peak RSS growth ours[{m}] {mine['growth_mib']:.0f} MiB, theirs {theirs_mem['growth_mib']:.0f} MiB "
                       f"(ratio {mine['growth_mib'] / max(theirs_mem['growth_mib'], 1e-9):.2f}); "
                       f"peak RSS ours {mine['peak_mib']:.0f} MiB, theirs {theirs_mem['peak_mib']:.0f} MiB")
+    print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
