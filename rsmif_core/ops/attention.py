@@ -25,6 +25,8 @@ are differentiable with respect to every tensor argument.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -274,25 +276,26 @@ class _DynamicConv(torch.autograd.Function):
         windows = _tap_windows(kh, kw, padding, (h, w), (ho, wo))
         wmat = _tap_major_weight(weight, gemm_first)
         y = x.new_zeros(b, m, ho, wo)
-        for s in range(0, b, chunk):
-            xc, tc, yc = x[s:s + chunk], taps[s:s + chunk], y[s:s + chunk]
-            bc = xc.shape[0]
-            if gemm_first:
-                z = torch.matmul(wmat, xc.reshape(bc, n, h * w)).view(bc, kk, m, h, w)
-                for j, (oy, ox, iy, ix) in enumerate(windows):
-                    yc[:, :, oy, ox].addcmul_(z[:, j, :, iy, ix], tc[:, j:j + 1, oy, ox])
-            else:
-                u = _shifted_products(xc, tc, windows, (ho, wo))
-                torch.matmul(wmat, u.view(bc, kk * n, ho * wo), out=yc.view(bc, m, ho * wo))
+        with _chunk_threads(x, chunk * wide):
+            for s in range(0, b, chunk):
+                xc, tc, yc = x[s:s + chunk], taps[s:s + chunk], y[s:s + chunk]
+                bc = xc.shape[0]
+                if gemm_first:
+                    z = torch.matmul(wmat, xc.reshape(bc, n, h * w)).view(bc, kk, m, h, w)
+                    for j, (oy, ox, iy, ix) in enumerate(windows):
+                        yc[:, :, oy, ox].addcmul_(z[:, j, :, iy, ix], tc[:, j:j + 1, oy, ox])
+                else:
+                    u = _shifted_products(xc, tc, windows, (ho, wo))
+                    torch.matmul(wmat, u.view(bc, kk * n, ho * wo), out=yc.view(bc, m, ho * wo))
         ctx.save_for_backward(x, taps, weight)
-        ctx.plan = (chunk, gemm_first, windows)  # type: ignore[attr-defined]
+        ctx.plan = (chunk, wide, gemm_first, windows)  # type: ignore[attr-defined]
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_y: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, taps, weight = ctx.saved_tensors  # type: ignore[attr-defined]
-        chunk, gemm_first, windows = ctx.plan  # type: ignore[attr-defined]
+        chunk, wide, gemm_first, windows = ctx.plan  # type: ignore[attr-defined]
         need_x, need_taps, need_w = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
         b, n, h, w = x.shape
         m, _, kh, kw = weight.shape
@@ -303,35 +306,36 @@ class _DynamicConv(torch.autograd.Function):
         grad_x = torch.zeros_like(x) if need_x else None
         grad_taps = torch.zeros_like(taps) if need_taps else None
         grad_wmat = torch.zeros_like(wmat) if need_w else None
-        for s in range(0, b, chunk):
-            xc, tc, gc = x[s:s + chunk], taps[s:s + chunk], grad_y[s:s + chunk]
-            bc = xc.shape[0]
-            x_flat = xc.reshape(bc, n, h * w)
-            if gemm_first:
-                z = torch.matmul(wmat, x_flat).view(bc, kk, m, h, w) if grad_taps is not None else None
-                grad_z = x.new_zeros(bc, kk, m, h, w)
-                for j, (oy, ox, iy, ix) in enumerate(windows):
-                    g = gc[:, :, oy, ox]
-                    if z is not None and grad_taps is not None:
-                        torch.sum(g * z[:, j, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
-                    torch.mul(g, tc[:, j:j + 1, oy, ox], out=grad_z[:, j, :, iy, ix])
-                grad_z_flat = grad_z.view(bc, kk * m, h * w)
-                if grad_x is not None:
-                    torch.matmul(wmat.t(), grad_z_flat, out=grad_x[s:s + bc].view(bc, n, h * w))
-                if grad_wmat is not None:
-                    grad_wmat.add_(torch.matmul(grad_z_flat, x_flat.transpose(1, 2)).sum(0))
-            else:
-                g_flat = gc.reshape(bc, m, ho * wo)
-                grad_u = torch.matmul(wmat.t(), g_flat).view(bc, kk, n, ho, wo)
-                if grad_wmat is not None:
-                    u = _shifted_products(xc, tc, windows, (ho, wo))
-                    grad_wmat.add_(torch.matmul(g_flat, u.view(bc, kk * n, ho * wo).transpose(1, 2)).sum(0))
-                for j, (oy, ox, iy, ix) in enumerate(windows):
-                    g = grad_u[:, j, :, oy, ox]
-                    if grad_taps is not None:
-                        torch.sum(g * xc[:, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
+        with _chunk_threads(x, chunk * wide):
+            for s in range(0, b, chunk):
+                xc, tc, gc = x[s:s + chunk], taps[s:s + chunk], grad_y[s:s + chunk]
+                bc = xc.shape[0]
+                x_flat = xc.reshape(bc, n, h * w)
+                if gemm_first:
+                    z = torch.matmul(wmat, x_flat).view(bc, kk, m, h, w) if grad_taps is not None else None
+                    grad_z = x.new_zeros(bc, kk, m, h, w)
+                    for j, (oy, ox, iy, ix) in enumerate(windows):
+                        g = gc[:, :, oy, ox]
+                        if z is not None and grad_taps is not None:
+                            torch.sum(g * z[:, j, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
+                        torch.mul(g, tc[:, j:j + 1, oy, ox], out=grad_z[:, j, :, iy, ix])
+                    grad_z_flat = grad_z.view(bc, kk * m, h * w)
                     if grad_x is not None:
-                        grad_x[s:s + bc, :, iy, ix].addcmul_(g, tc[:, j:j + 1, oy, ox])
+                        torch.matmul(wmat.t(), grad_z_flat, out=grad_x[s:s + bc].view(bc, n, h * w))
+                    if grad_wmat is not None:
+                        grad_wmat.add_(torch.matmul(grad_z_flat, x_flat.transpose(1, 2)).sum(0))
+                else:
+                    g_flat = gc.reshape(bc, m, ho * wo)
+                    grad_u = torch.matmul(wmat.t(), g_flat).view(bc, kk, n, ho, wo)
+                    if grad_wmat is not None:
+                        u = _shifted_products(xc, tc, windows, (ho, wo))
+                        grad_wmat.add_(torch.matmul(g_flat, u.view(bc, kk * n, ho * wo).transpose(1, 2)).sum(0))
+                    for j, (oy, ox, iy, ix) in enumerate(windows):
+                        g = grad_u[:, j, :, oy, ox]
+                        if grad_taps is not None:
+                            torch.sum(g * xc[:, :, iy, ix], 1, out=grad_taps[s:s + bc, j, oy, ox])
+                        if grad_x is not None:
+                            grad_x[s:s + bc, :, iy, ix].addcmul_(g, tc[:, j:j + 1, oy, ox])
         grad_w = None
         if grad_wmat is not None:
             if gemm_first:
@@ -339,6 +343,14 @@ class _DynamicConv(torch.autograd.Function):
             else:
                 grad_w = grad_wmat.view(m, kh, kw, n).permute(0, 3, 1, 2)
         return grad_x, grad_taps, grad_w, None
+
+
+def _chunk_threads(x: Tensor, chunk_bytes: int) -> AbstractContextManager[None]:
+    """Cache-sized chunks run on one intra-op thread on CPU (see the note above ``_window_dot``; MMAPP's
+    training step under load, 2 threads: CPU time 27 → 18 s median); a chunk that cannot be made small
+    (one large image, e.g. inference) keeps every thread for its big GEMM."""
+    small = x.device.type == "cpu" and chunk_bytes <= 4 * _CPU_CHUNK_BYTES
+    return single_thread() if small else nullcontext()
 
 
 def _tap_major_weight(weight: Tensor, gemm_first: bool) -> Tensor:
