@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -128,3 +129,32 @@ def test_items_are_float32_whatever_the_default_dtype(tmp_path: Path) -> None:
         torch.set_default_dtype(previous)
     assert item["gt"].dtype == batch[0]["gt"].dtype == in_worker.gt.dtype == torch.float32
     assert torch.equal(in_worker.gt[0], item["gt"]) and torch.equal(batch[1]["ms"], ds[1]["ms"])
+
+
+@pytest.mark.parametrize(("crop", "augment"), [(None, False), (16, True)])
+def test_memory_mapped_reads_equal_hdf5_reads(tmp_path: Path, crop: int | None, augment: bool) -> None:
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=5, bands=8, size=32, ratio=4)
+    mapped = create_dataset("pancollection", path=str(path), crop=crop, augment=augment, seed=4)
+    through_hdf5 = create_dataset("pancollection", path=str(path), crop=crop, augment=augment, seed=4, memory_map=False)
+    assert_same_items(mapped.__getitems__(INDICES), through_hdf5.__getitems__(INDICES))
+    assert_same_items([mapped[i] for i in INDICES], [through_hdf5[i] for i in INDICES])
+    assert mapped._mapped is not None and set(mapped._mapped.arrays) == {"gt", "ms", "lms", "pan"}
+    assert through_hdf5._mapped is None
+    mapped.close()
+    assert mapped._mapped is None
+
+
+def test_chunked_compressed_or_float32_datasets_are_read_through_hdf5(tmp_path: Path) -> None:
+    arrays = fusion_arrays(n=3, bands=4, size=16)
+    path = tmp_path / "train_qb.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("gt", data=arrays["gt"], chunks=(1, 4, 16, 16), compression="gzip")
+        f.create_dataset("ms", data=arrays["ms"].astype(np.float32))
+        f.create_dataset("lms", data=arrays["lms"])  # contiguous float64: mapped
+        f.create_dataset("pan", data=arrays["pan"].astype(">f8"))  # big-endian
+    ds = create_dataset("pancollection", path=str(path))
+    batch = collate(ds.__getitems__([2, 0]))
+    assert ds._mapped is not None and set(ds._mapped.arrays) == {"lms"}
+    for key in ("gt", "ms", "lms", "pan"):
+        expected = arrays[key][[2, 0]].astype(np.float32 if key == "ms" else np.float64) / 2047.0
+        np.testing.assert_allclose(getattr(batch, key).numpy(), expected.astype(np.float32), rtol=1e-6)
