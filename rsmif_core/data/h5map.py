@@ -9,9 +9,9 @@ byte order, external storage) is read through HDF5.
 
 Mapped pages count in the process's RSS while they stay mapped, so the reader calls :meth:`release`
 after each item: the pages go back to being page cache only, and the RSS stays bounded however large
-the file is (a 2 GiB file: peak RSS 266 MB with 0 workers, 191 MB per forked worker). A file truncated
-while it is mapped ends the process with SIGBUS instead of an error: validation reads the last item,
-and only a file changed after that can do this.
+the file is (a 2 GiB file: peak RSS 266 MB with 0 workers, 191 MB per forked worker). Only datasets
+lying wholly inside the file when it is opened are mapped; a file truncated after that ends the process
+with SIGBUS on the next read instead of raising an error.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ class MappedDatasets:
         usable = {role: b for role, b in blocks.items() if b is not None and b[0] + b[1] <= size}
         if not usable:
             return
-        with open(path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            with open(path, "rb") as f:
+                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a filesystem that cannot map files: read through HDF5
+            return
         for role, (offset, nbytes) in usable.items():
             shape = datasets[role].shape
             self.arrays[role] = np.frombuffer(self._map, dtype=_FLOAT64, count=nbytes // 8, offset=offset).reshape(shape)
