@@ -158,3 +158,30 @@ def test_chunked_compressed_or_float32_datasets_are_read_through_hdf5(tmp_path: 
     for key in ("gt", "ms", "lms", "pan"):
         expected = arrays[key][[2, 0]].astype(np.float32 if key == "ms" else np.float64) / 2047.0
         np.testing.assert_allclose(getattr(batch, key).numpy(), expected.astype(np.float32), rtol=1e-6)
+
+
+def _resident_kib(path: Path) -> int:
+    """How much of ``path`` this process has mapped and resident (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        first = line.split(maxsplit=1)[0]
+        if "-" in first and all(c in "0123456789abcdef-" for c in first):
+            inside = line.endswith(str(path))
+        elif inside and first == "Rss:":
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_mapped_pages_are_released_after_every_item(tmp_path: Path) -> None:
+    path = write_pancollection(tmp_path / "train_wv3.h5", n=40, bands=8, size=64, ratio=4)  # ~23 MB
+    ds = create_dataset("pancollection", path=str(path))
+    ds.__getitems__(list(range(40)))
+    assert ds._mapped is not None and ds._mapped.arrays
+    assert _resident_kib(path) == 0
+    ds[3]
+    assert _resident_kib(path) == 0
+    assert float(ds._read("gt", 5, None).sum()) > 0  # reading maps pages of the file …
+    assert _resident_kib(path) > 0
+    ds._release()  # … until the reader releases them
+    assert _resident_kib(path) == 0
