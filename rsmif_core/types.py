@@ -121,6 +121,24 @@ class StackedItems(list[Mapping[str, Any]]):
         super().__init__(items)
         self.stacked = dict(stacked)
 
+    def current(self) -> dict[str, Tensor]:
+        """The stacked tensors whose rows are still the items' tensors (an item's tensor replaced after
+        ``__getitems__``, or items added or removed, rule its field out: it is stacked anew)."""
+        kept: dict[str, Tensor] = {}
+        for key, stacked in self.stacked.items():
+            if len(stacked) != len(self):
+                continue
+            row_bytes = stacked.stride(0) * stacked.element_size()
+            if all(
+                isinstance(value := item.get(key), Tensor)
+                and value.dtype == stacked.dtype
+                and value.shape == stacked.shape[1:]
+                and value.data_ptr() == stacked.data_ptr() + j * row_bytes
+                for j, item in enumerate(self)
+            ):
+                kept[key] = stacked
+        return kept
+
 
 def collate(samples: list[Mapping[str, Any]]) -> Batch:
     """Stack dataset items (dicts with pan/ms/lms/gt and optional meta fields) into a :class:`Batch`.
@@ -130,9 +148,7 @@ def collate(samples: list[Mapping[str, Any]]) -> Batch:
     if not samples:
         raise BatchError("cannot collate an empty list of samples")
     first = samples[0]
-    stacked: Mapping[str, Tensor] = {}
-    if isinstance(samples, StackedItems) and all(len(t) == len(samples) for t in samples.stacked.values()):
-        stacked = samples.stacked
+    stacked = samples.current() if isinstance(samples, StackedItems) else {}
 
     def stack(key: str) -> Tensor:
         if key in stacked:

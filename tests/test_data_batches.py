@@ -185,3 +185,16 @@ def test_mapped_pages_are_released_after_every_item(tmp_path: Path) -> None:
     assert _resident_kib(path) > 0
     ds._release()  # … until the reader releases them
     assert _resident_kib(path) == 0
+
+
+def test_collate_stacks_anew_the_fields_replaced_after_getitems(tmp_path: Path) -> None:
+    ds = create_dataset("pancollection", path=str(write_pancollection(tmp_path / "train_wv3.h5", n=4)))
+    batch = ds.__getitems__([0, 1, 2])
+    batch[1]["pan"] = torch.zeros_like(batch[1]["pan"])  # a transform that replaces a tensor
+    batch[2]["ms"].mul_(0)  # one that works in place: the stacked tensor sees it
+    collated = collate(batch)
+    assert collated.pan.data_ptr() != batch.stacked["pan"].data_ptr() and float(collated.pan[1].abs().sum()) == 0
+    assert collated.gt is batch.stacked["gt"] and collated.ms is batch.stacked["ms"]
+    assert float(collated.ms[2].abs().sum()) == 0
+    del batch[0]
+    assert collate(batch).gt.shape[0] == 2  # items removed: everything stacked anew
