@@ -14,10 +14,11 @@ four offsets ``(±1/h, ±1/w)``:
 The same numbers, computed with far less work and memory:
 
 1. **Factorised first layer.** ``W_feat·q_feat − W_rel·centre·(h, w)`` depends only on the feature
-   cell, so it is evaluated once per coarse cell (not four times per query point); a ring of zero cells
-   around the grid reproduces the authors' zero padding of both the features and the centre
-   coordinates exactly. ``W_guide·q_guide + W_rel·x·(h, w) + bias`` depends only on the query point and
-   is evaluated once per point (not four times).
+   cell, so it is evaluated once per coarse cell (not four times per query point), in one product with
+   the centre coordinates as two extra input columns; a ring of zero cells around the grid reproduces
+   the authors' zero padding of both the features and the centre coordinates exactly.
+   ``W_guide·q_guide + W_rel·x·(h, w) + bias`` depends only on the query point: one product per block
+   with inputs ``[guide, x·(h, w), 1]`` (built once per call), never materialised for the whole grid.
 2. **Neighbours by integer arithmetic.** Along each axis a query position reads the two cells whose
    centres bracket it, ``floor(u)`` and ``floor(u) + 1`` with ``u = (2i + 1)·n_cells / (2·n_query) − ½``.
    Where the authors' ``±half-cell`` nearest lookups do not hit a rounding tie (every 2× step of the
@@ -26,21 +27,25 @@ The same numbers, computed with far less work and memory:
    take the bracketing pair, which is translation-consistent.
 3. **Strided views instead of gathers.** ``i = P·q + p`` (``P = n_query / gcd``) gives
    ``floor(u) = s·q + floor(u_p)``: for each phase ``p`` and neighbour the cells read form a strided
-   slice of the padded grid. The neighbour features are therefore views, their gradients are slice
-   additions, and no ``grid_sample``, index or scatter kernel runs.
-4. **Last layer after the ensemble.** The softmax weights sum to one, so
-   ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b``: only the logit row of the last Linear layer runs per
-   neighbour (for 102 hyperspectral bands this removes most of the last layer's cost).
-5. **Blocks, partly recomputed in backward.** :class:`_NeighbourMLP` runs the MLP on blocks of about
-   :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and writes the gradients by hand.
+   slice of the padded grid (for one or two phases per axis, all reads of a block are one overlapping
+   strided view). The first layer of a block is then one fused add + ReLU (``_add_relu``) of that view
+   and the per-point part, written into a contiguous buffer; no ``grid_sample`` or gather runs. The
+   cells' gradient is one ``index_add_`` per block (:meth:`QueryPlan.read_index`).
+4. **Last layer.** Narrow outputs (the 8/4-band stages, the 33-wide first stage) run per neighbour as the
+   authors compute it, so one product gives the outputs and the logit. Wide ones (102 hyperspectral
+   bands) run once after the softmax ensemble: the weights sum to one, so
+   ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b`` and only the logit row runs per neighbour
+   (:data:`PER_NEIGHBOUR_OUTPUT_FRACTION` chooses).
+5. **Blocks in cache, partly recomputed in backward.** :class:`_NeighbourMLP` runs the MLP on blocks of
+   about :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and writes the gradients by hand. Each
+   block's temporaries reuse the same buffers (:class:`_Scratch`), which stay in cache.
    :data:`RECOMPUTE` chooses what backward rebuilds: ``"first"`` (default) keeps each block's later
-   hidden activations (128 wide) and rebuilds only the first layer's (256 wide: one strided add and a
-   ReLU, no matmul), so the expensive 256 → 128 product runs once; ``"all"`` keeps nothing and reruns the
+   hidden activations (128 wide) and rebuilds only the first layer's (256 wide: one small product, one
+   fused add + ReLU), so the expensive 256 → 128 product runs once; ``"all"`` keeps nothing and reruns the
    whole block; ``"none"`` keeps everything. Each kept block is freed as soon as its gradients are
-   written. Measured training peak RSS growth (WV3, batch 8, 64², 2 threads, two runs): all 459–498,
-   first 604–653, none 661–688 MiB against the authors' 702–710; ``"first"`` is the default because it
-   removes the second matmul pass while staying 7–15 % under the authors' peak, whereas ``"none"``'s
-   3–6 % margin is inside the run-to-run noise (±50 MiB). Inference never holds more than one block.
+   written. With the per-point part no longer materialised, ``"first"`` measured 385 MiB training peak
+   RSS growth (WV3, batch 8, 64²) against the authors' 714; ``"none"`` is no faster any more (the rebuild
+   runs in cache). Inference keeps nothing.
 """
 
 from __future__ import annotations
@@ -63,8 +68,8 @@ NEIGHBOURS = 4  # 2 per axis
 # few operations (each is a thread synchronisation; 4096 rows measured the same on one thread, 16384 ~10 % slower).
 ROWS_PER_BLOCK = 8192
 # What the backward pass recomputes per block: "all" (keep no per-neighbour activations: least memory, a second
-# full forward pass), "first" (keep the later hidden layers, rebuild only the first layer's, which costs an add
-# and no matmul), "none" (keep everything: fastest, but more peak memory than the authors).
+# full forward pass), "first" (keep the later hidden layers, rebuild only the first layer's: a small product and
+# a fused add + ReLU), "none" (keep everything: most memory, measured no faster than "first").
 RECOMPUTE = "first"
 
 
