@@ -9,7 +9,10 @@ Measures, each in a fresh subprocess (so the peak resident memory, ``ru_maxrss``
 with 2 threads (wall and CPU time: on a shared machine CPU time is the steadier of the two): one training step (forward + backward + Adam, batch 8, PAN 64×64, WV3 8+1 bands, the
 multiscale loss) and inference on one 256×256 PAN (eval, no_grad). Repeats alternate authors/ours.
 
-    python bench/bench_mmapp.py --authors /tmp/scratch_mmapp [--repeats 2] [--device cuda]
+    python bench/bench_mmapp.py --authors /tmp/scratch_mmapp [--repeats 2] [--device cuda] [--small-op-threads auto,single,all]
+
+``--small-op-threads`` measures ours under several settings of ``RSMIF_SMALL_OP_THREADS`` (see
+``rsmif_core.ops.attention``) in the same interleaved run; the load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def _build(impl: str, authors_dir: str | None) -> Any:
         return lambda ms, pan: net(ms, pan), net
     from rsmif_mmapp import MMAPP
 
-    model = MMAPP(8, 1, 4)
+    model = MMAPP(8, 1, 4)  # "ours" or "ours:<policy>": the policy is set through the environment by _spawn
     return lambda ms, pan: model.pyramid(ms, pan), model
 
 
@@ -121,6 +124,8 @@ def _spawn(impl: str, mode: str, authors_dir: str | None, iters: int, device: st
     if authors_dir:
         cmd += ["--authors", authors_dir]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if impl.startswith("ours:"):
+        env["RSMIF_SMALL_OP_THREADS"] = impl.split(":", 1)[1]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if res.returncode != 0:
         raise SystemExit(f"{impl}/{mode} failed:\n{res.stderr[-3000:]}")
@@ -134,22 +139,30 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=2, help="timed iterations per subprocess (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's protocol: 2)")
+    parser.add_argument("--small-op-threads", default="auto",
+                        help="comma-separated RSMIF_SMALL_OP_THREADS policies to measure ours under (auto, single, all), "
+                             "each interleaved with the authors'; 'auto' = one thread for small-op loops only when "
+                             "the load average exceeds 1.5x the core count")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child[0], args.child[1], args.authors, args.iters, args.device, args.threads)))
         return
-    impls = ["ours"]
+    impls = [f"ours:{p}" for p in args.small_op_threads.split(",")]
     if args.authors and (Path(args.authors) / "MMAPP.py").is_file():
-        impls = ["authors", "ours"]
+        impls = ["authors", *impls]
     else:
         print(f"authors' code not found (--authors / MMAPP_AUTHORS_DIR = {args.authors!r}); measuring ours only")
+    load_before = os.getloadavg()
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for mode in ("train", "infer"):
         for _ in range(args.repeats):
             for impl in impls:
                 results.setdefault((impl, mode), []).append(_spawn(impl, mode, args.authors, args.iters, args.device, args.threads))
+    load_after = os.getloadavg()
     print(f"device {args.device}, {args.threads} thread(s); train = fwd+bwd+Adam, batch 8, PAN 64×64 WV3; infer = one 256×256 PAN")
+    print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; {os.cpu_count()} CPUs")
     for mode in ("train", "infer"):
         row = {}
         for impl in impls:
@@ -157,17 +170,19 @@ def main() -> None:
             row[impl] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             extra = f", peak CUDA {row[impl]['peak_cuda_mib']:.0f} MiB" if "peak_cuda_mib" in row[impl] else ""
             print(
-                f"{mode:5s} {impl:7s}: {row[impl]['seconds']:.3f} s wall, {row[impl]['cpu_seconds']:.3f} s CPU, peak RSS {row[impl]['peak_rss_mib']:.0f} MiB "
+                f"{mode:5s} {impl:12s}: {row[impl]['seconds']:.3f} s wall, {row[impl]['cpu_seconds']:.3f} s CPU, peak RSS {row[impl]['peak_rss_mib']:.0f} MiB "
                 f"(+{row[impl]['peak_rss_over_setup_mib']:.0f} MiB over setup){extra}"
             )
-        if "authors" in row:
-            a, o = row["authors"], row["ours"]
+        for impl in impls:
+            if impl == "authors" or "authors" not in row:
+                continue
+            a, o = row["authors"], row[impl]
             mem = f"{o['peak_rss_mib'] / a['peak_rss_mib']:.2f}"
-            print(f"{mode:5s} speed-up ×{a['seconds'] / o['seconds']:.2f} wall, ×{a['cpu_seconds'] / o['cpu_seconds']:.2f} CPU, peak RSS ours/authors {mem}", end="")
+            print(f"{mode:5s} {impl} speed-up ×{a['seconds'] / o['seconds']:.2f} wall, ×{a['cpu_seconds'] / o['cpu_seconds']:.2f} CPU, "
+                  f"peak RSS ours/authors {mem}", end="")
             if "peak_cuda_mib" in a:
                 print(f", peak CUDA ours/authors {o['peak_cuda_mib'] / a['peak_cuda_mib']:.2f}", end="")
             print()
-
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ are differentiable with respect to every tensor argument.
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
@@ -155,10 +156,32 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
-# The per-offset loops below run on one intra-op thread (ops.threads.single_thread): each offset's
-# multiply-accumulate is a small, memory-bound op; with several OpenMP threads every one of them (≈350 per
-# attention layer, forward + backward) ends in a thread barrier that costs more than the op itself
-# (measured on a shared 2-core machine: a training step 20× slower with 2 threads than with 1).
+# The per-offset loops below are many small, memory-bound ops. On an oversubscribed CPU (load average above
+# 1.5× the core count) they run on one intra-op thread (ops.threads.single_thread): there every OpenMP
+# barrier waits for a descheduled thread, which costs far more than the op (measured on a shared 2-core
+# machine under load: a training step 20× slower with 2 threads than with 1). On a machine with idle cores
+# they keep the caller's threads. ``RSMIF_SMALL_OP_THREADS`` = "auto" (default), "single" or "all" overrides.
+SMALL_OP_THREADS_ENV = "RSMIF_SMALL_OP_THREADS"
+
+
+def _small_op_threads(device: torch.device) -> AbstractContextManager[None]:
+    """The intra-op thread setting for a loop of small CPU ops (see the note above)."""
+    policy = os.environ.get(SMALL_OP_THREADS_ENV, "auto")
+    if policy not in ("auto", "single", "all"):
+        raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'auto', 'single' or 'all', found {policy!r}")
+    if device.type != "cpu" or policy == "all":
+        return nullcontext()
+    if policy == "single" or _oversubscribed():
+        return single_thread()
+    return nullcontext()
+
+
+def _oversubscribed() -> bool:
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform: keep the conservative setting
+        return True
+    return load > 1.5 * (os.cpu_count() or 1)
 
 
 def _window_dot(a: Tensor, x_pad: Tensor, kernel: int, out: Tensor) -> None:
@@ -187,7 +210,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
         n, d, h, w = q.shape
-        with single_thread():
+        with _small_op_threads(q.device):
             logits = q.new_empty(kernel * kernel, n, h, w)
             _window_dot(q, k_pad, kernel, logits)
             probs = torch.softmax(logits, 0)
@@ -207,7 +230,7 @@ class _ShiftedWindowAttention(torch.autograd.Function):
         kernel: int = ctx.kernel  # type: ignore[attr-defined]
         need_q, need_k, need_v = ctx.needs_input_grad[:3]  # type: ignore[attr-defined]
         n, d, h, w = q.shape
-        with single_thread():
+        with _small_op_threads(q.device):
             grad_out = grad_out.contiguous()
             grad_probs = torch.empty_like(probs)
             _window_dot(grad_out, v_pad, kernel, grad_probs)
@@ -346,11 +369,9 @@ class _DynamicConv(torch.autograd.Function):
 
 
 def _chunk_threads(x: Tensor, chunk_bytes: int) -> AbstractContextManager[None]:
-    """Cache-sized chunks run on one intra-op thread on CPU (see the note above ``_window_dot``; MMAPP's
-    training step under load, 2 threads: CPU time 27 → 18 s median); a chunk that cannot be made small
-    (one large image, e.g. inference) keeps every thread for its big GEMM."""
-    small = x.device.type == "cpu" and chunk_bytes <= 4 * _CPU_CHUNK_BYTES
-    return single_thread() if small else nullcontext()
+    """Cache-sized chunks follow the small-op thread setting (see the note above ``_small_op_threads``); a
+    chunk that cannot be made small (one large image, e.g. inference) keeps every thread for its big GEMM."""
+    return _small_op_threads(x.device) if chunk_bytes <= 4 * _CPU_CHUNK_BYTES else nullcontext()
 
 
 def _tap_major_weight(weight: Tensor, gemm_first: bool) -> Tensor:
