@@ -156,19 +156,21 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
-# The per-offset loops below are many small, memory-bound ops. On an oversubscribed CPU (load average above
-# 1.5× the core count) they run on one intra-op thread (ops.threads.single_thread): there every OpenMP
-# barrier waits for a descheduled thread, which costs far more than the op (measured on a shared 2-core
-# machine under load: a training step 20× slower with 2 threads than with 1). On a machine with idle cores
-# they keep the caller's threads. ``RSMIF_SMALL_OP_THREADS`` = "auto" (default), "single" or "all" overrides.
+# The per-offset loops below are many small, memory-bound ops, run on one intra-op thread
+# (ops.threads.single_thread): with several OpenMP threads every one of them ends in a barrier, and on a busy
+# machine each barrier waits for a descheduled thread, costing far more than the op (measured on the shared
+# 2-core machine: a training step 20× slower with 2 threads than with 1). ``RSMIF_SMALL_OP_THREADS`` overrides:
+# "single" (default), "all" (keep the caller's threads) or "auto" (one thread only while the load average
+# exceeds 1.5× the core count). MMAPP, 2 threads, load 2.4–3.8, one interleaved run: training step 3.16× the
+# authors' speed with "single", 2.46× with "all"; inference 4.22× and 5.38× (see bench/bench_mmapp.py).
 SMALL_OP_THREADS_ENV = "RSMIF_SMALL_OP_THREADS"
 
 
 def _small_op_threads(device: torch.device) -> AbstractContextManager[None]:
     """The intra-op thread setting for a loop of small CPU ops (see the note above)."""
-    policy = os.environ.get(SMALL_OP_THREADS_ENV, "auto")
-    if policy not in ("auto", "single", "all"):
-        raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'auto', 'single' or 'all', found {policy!r}")
+    policy = os.environ.get(SMALL_OP_THREADS_ENV, "single")
+    if policy not in ("single", "all", "auto"):
+        raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'single', 'all' or 'auto', found {policy!r}")
     if device.type != "cpu" or policy == "all":
         return nullcontext()
     if policy == "single" or _oversubscribed():
