@@ -156,21 +156,22 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
-# The per-offset loops below are many small, memory-bound ops, run on one intra-op thread
-# (ops.threads.single_thread): with several OpenMP threads every one of them ends in a barrier, and on a busy
-# machine each barrier waits for a descheduled thread, costing far more than the op (measured on the shared
-# 2-core machine: a training step 20× slower with 2 threads than with 1). ``RSMIF_SMALL_OP_THREADS`` overrides:
-# "single" (default), "all" (keep the caller's threads) or "auto" (one thread only while the load average
-# exceeds 1.5× the core count). MMAPP, 2 threads, load 2.4–3.8, one interleaved run: training step 3.16× the
-# authors' speed with "single", 2.46× with "all"; inference 4.22× and 5.38× (see bench/bench_mmapp.py).
+# The per-offset loops below are many small, memory-bound ops. With several OpenMP threads every one of them
+# ends in a barrier: on an idle machine that is cheap and both cores work; on an oversubscribed one each barrier
+# waits for a descheduled thread, costing far more than the op (a training step 20× slower with 2 threads than
+# with 1 on the shared 2-core machine under load). So by default ("auto") they run on one intra-op thread
+# (ops.threads.single_thread) only while the load average exceeds 1.5× the core count. Measured with MMAPP,
+# 2 threads, interleaved with the authors' code (bench/bench_mmapp.py): load 1.4–1.5, training step 4.0× the
+# authors' speed with threads kept ("all") against 2.7× with one thread ("single"); load 2.4–3.8, 2.5× ("all")
+# against 3.2× ("single"). ``RSMIF_SMALL_OP_THREADS`` = "auto" (default), "single" or "all" overrides.
 SMALL_OP_THREADS_ENV = "RSMIF_SMALL_OP_THREADS"
 
 
 def _small_op_threads(device: torch.device) -> AbstractContextManager[None]:
     """The intra-op thread setting for a loop of small CPU ops (see the note above)."""
-    policy = os.environ.get(SMALL_OP_THREADS_ENV, "single")
-    if policy not in ("single", "all", "auto"):
-        raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'single', 'all' or 'auto', found {policy!r}")
+    policy = os.environ.get(SMALL_OP_THREADS_ENV, "auto")
+    if policy not in ("auto", "single", "all"):
+        raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'auto', 'single' or 'all', found {policy!r}")
     if device.type != "cpu" or policy == "all":
         return nullcontext()
     if policy == "single" or _oversubscribed():
