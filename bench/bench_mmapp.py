@@ -139,10 +139,11 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=2, help="timed iterations per subprocess (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's protocol: 2)")
-    parser.add_argument("--small-op-threads", default="auto",
-                        help="comma-separated RSMIF_SMALL_OP_THREADS settings to measure ours under (auto = the "
-                             "default: small-op loops on one intra-op thread only while the load average exceeds "
-                             "1.5x the core count; single; all), each interleaved with the authors'")
+    parser.add_argument("--small-op-threads", default="all",
+                        help="comma-separated RSMIF_SMALL_OP_THREADS settings to measure ours under (all = the "
+                             "default: the caller's threads; single: small-op loops on one intra-op thread; auto: "
+                             "one thread only while the load average exceeds 1.5x the core count), each "
+                             "interleaved with the authors'")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -159,17 +159,19 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
 # The per-offset loops below are many small, memory-bound ops. With several OpenMP threads every one of them
 # ends in a barrier: on an idle machine that is cheap and both cores work; on an oversubscribed one each barrier
 # waits for a descheduled thread, costing far more than the op (a training step 20× slower with 2 threads than
-# with 1 on the shared 2-core machine under load). So by default ("auto") they run on one intra-op thread
-# (ops.threads.single_thread) only while the load average exceeds 1.5× the core count. Measured with MMAPP,
-# 2 threads, interleaved with the authors' code (bench/bench_mmapp.py): load 1.4–1.5, training step 4.0× the
-# authors' speed with threads kept ("all") against 2.7× with one thread ("single"); load 2.4–3.8, 2.5× ("all")
-# against 3.2× ("single"). ``RSMIF_SMALL_OP_THREADS`` = "auto" (default), "single" or "all" overrides.
+# with 1 on the shared 2-core machine under load). Measured with MMAPP, 2 threads, interleaved with the authors'
+# code (bench/bench_mmapp.py): load 1.4–1.5, training step 4.0× the authors' speed with the caller's threads
+# ("all") against 2.7× with one thread ("single"); load 2.4–3.8, 2.5× ("all") against 3.2× ("single").
+# ``RSMIF_SMALL_OP_THREADS``: "all" (default: the caller's torch setting, like any other op, so results never
+# depend on anything but that setting), "single" (one intra-op thread, for oversubscribed machines) or "auto"
+# (one thread only while the load average exceeds 1.5× the core count; the thread count, and so the rounding of
+# parallel reductions, may then change between runs).
 SMALL_OP_THREADS_ENV = "RSMIF_SMALL_OP_THREADS"
 
 
 def _small_op_threads(device: torch.device) -> AbstractContextManager[None]:
     """The intra-op thread setting for a loop of small CPU ops (see the note above)."""
-    policy = os.environ.get(SMALL_OP_THREADS_ENV, "auto")
+    policy = os.environ.get(SMALL_OP_THREADS_ENV, "all")
     if policy not in ("auto", "single", "all"):
         raise ValueError(f"{SMALL_OP_THREADS_ENV} must be 'auto', 'single' or 'all', found {policy!r}")
     if device.type != "cpu" or policy == "all":
