@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from rsmif_core.testing import single_thread
+from rsmif_core.testing import find_shared, single_thread
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def reference_dir() -> Path:
-    shared = Path(os.environ.get("RSMIF_SHARED", REPO_ROOT / ".." / "shared"))
-    path = shared / "reference" / "models"
+    shared = find_shared(__file__)
+    path = (shared or REPO_ROOT.parent / "shared") / "reference" / "models"
     if not (path / "mmapp_wv3_golden.safetensors").is_file():
         pytest.skip(f"MMAPP reference files not found under {path} (set RSMIF_SHARED)")
     return path

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from rsmif_core.testing import find_shared
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain_query.py
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("RSMIF_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / ".." / "shared"
 
 
 @pytest.fixture
 def reference_models() -> Path:
-    path = shared_dir() / "reference" / "models"
+    shared = find_shared(__file__)
+    path = (shared or Path(__file__).resolve().parents[3].parent / "shared") / "reference" / "models"
     if not path.is_dir():
         pytest.skip(f"reference files not found at {path} (set RSMIF_SHARED)")
     return path
