@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rsmif_core.ops import attention
 from rsmif_core.ops.attention import (
     dynamic_conv2d,
     dynamic_conv3x3_per_pixel,
@@ -97,11 +98,16 @@ def test_attention_rejects_bad_input():
         local_window_attention(y, y, y, 2, 7, impl="fast")
 
 
-@pytest.mark.parametrize("padding", [1, 0])
-def test_dynamic_conv_per_pixel_matches_unfolded(padding):
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(2, 5, 9, 7, generator=g, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(4, 5, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize(("in_planes", "out_planes"), [(5, 4), (1, 6), (3, 5), (4, 4)])
+@pytest.mark.parametrize("padding", [1, 0, 2])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])
+def test_dynamic_conv_per_pixel_matches_unfolded(monkeypatch, in_planes, out_planes, padding, chunk_bytes):
+    """Both evaluation orders (GEMM first when the output is no wider than the input, as in AFM; shifted
+    products first when wider, as TSAM's 1 -> 32 head) and both chunkings equal the unfold formulation."""
+    monkeypatch.setattr(attention, "_CPU_CHUNK_BYTES", chunk_bytes)
+    g = torch.Generator().manual_seed(in_planes * 10 + out_planes)
+    x = torch.randn(2, in_planes, 9, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(out_planes, in_planes, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
     size = (9 + 2 * padding - 2, 7 + 2 * padding - 2)
     taps = torch.rand(2, 9, *size, generator=g, dtype=torch.float64, requires_grad=True)
     ours = dynamic_conv2d(x, taps, weight, padding=padding)
@@ -111,8 +117,15 @@ def test_dynamic_conv_per_pixel_matches_unfolded(padding):
     for a, b in zip(torch.autograd.grad(ours, (x, taps, weight), grad_out),
                     torch.autograd.grad(ref, (x, taps, weight), grad_out)):
         torch.testing.assert_close(a, b)
-    small = (x[:1, :2, :4, :4].detach().requires_grad_(), taps[:1, :, :4 - 2 + 2 * padding, :4 - 2 + 2 * padding].detach().requires_grad_(),
-             weight[:2, :2].detach().requires_grad_())
+
+
+@pytest.mark.parametrize("padding", [1, 0])
+def test_dynamic_conv_per_pixel_gradcheck(padding):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 2, 4, 4, generator=g, dtype=torch.float64)
+    weight = torch.randn(2, 2, 3, 3, generator=g, dtype=torch.float64)
+    taps = torch.rand(1, 9, 4 - 2 + 2 * padding, 4 - 2 + 2 * padding, generator=g, dtype=torch.float64)
+    small = (x.requires_grad_(), taps.requires_grad_(), weight.requires_grad_())
     assert torch.autograd.gradcheck(lambda a, t, w: dynamic_conv2d(a, t, w, padding=padding), small)
 
 
@@ -156,3 +169,10 @@ def test_autocast_bfloat16_forward_and_backward():
     y.float().sum().backward()
     assert x.grad is not None and x.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
     assert weight.grad is not None and weight.grad.dtype == torch.float32
+
+
+def test_small_op_thread_policy_is_checked(monkeypatch):
+    monkeypatch.setenv(attention.SMALL_OP_THREADS_ENV, "many")
+    x = torch.randn(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="RSMIF_SMALL_OP_THREADS"):
+        local_window_attention(x, x, x, 1, 3)
