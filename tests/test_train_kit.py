@@ -175,16 +175,23 @@ def kit_env(root: Path) -> dict[str, str]:
     return env
 
 
+def _load_kit(mp: pytest.MonkeyPatch, root: Path) -> None:
+    """Put the kit's dist-info (and the tests folder, its module) on sys.path and load only that plugin."""
+    from rsmif_core.plugins.manager import reset_plugins
+
+    mp.syspath_prepend(str(root))
+    mp.syspath_prepend(str(TESTS_DIR))
+    mp.setenv("RSMIF_LOAD_PLUGINS", "rsmif-trainkit")
+    reset_plugins()
+
+
 @pytest.fixture
 def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Load the kit as an installed plugin for this test; yields the folder holding its dist-info."""
     from rsmif_core.plugins.manager import reset_plugins
 
     root = write_kit_distribution(tmp_path / "site")
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.syspath_prepend(str(TESTS_DIR))
-    monkeypatch.setenv("RSMIF_LOAD_PLUGINS", "rsmif-trainkit")
-    reset_plugins()
+    _load_kit(monkeypatch, root)
     yield root
     reset_plugins()
 
@@ -196,10 +203,7 @@ def kit_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     root = write_kit_distribution(tmp_path_factory.mktemp("site"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(root))
-        mp.syspath_prepend(str(TESTS_DIR))
-        mp.setenv("RSMIF_LOAD_PLUGINS", "rsmif-trainkit")
-        reset_plugins()
+        _load_kit(mp, root)
         yield root
     reset_plugins()
 
