@@ -69,3 +69,18 @@ def separable_valid_filter(x: Tensor, taps: tuple[float, ...]) -> Tensor:
         band_t = _band(taps, size, x.dtype, device).t()
         torch.matmul(band_t, columns[:, start : start + size + k - 1, :], out=both[:, start : start + size, :])
     return both.reshape(*lead, out_h, out_w)
+
+
+def window_moments(x: Tensor, y: Tensor, taps: tuple[float, ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The 'valid' ``taps ⊗ taps`` filtering of x, y, x² + y² and xy (maps … × H × W), in one call.
+
+    The window indices (SSIM, the sliding UIQI) need only these four moments: μx·μy, μx² + μy², E[xy] and
+    E[x² + y²], so the fifth map of the textbook formulas is never filtered.
+    """
+    maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
+    maps[0].copy_(x)
+    maps[1].copy_(y)
+    torch.mul(x, x, out=maps[2]).addcmul_(y, y)
+    torch.mul(x, y, out=maps[3])
+    sum_x, sum_y, sum_sq, sum_xy = separable_valid_filter(maps, taps).unbind(0)
+    return sum_x, sum_y, sum_sq, sum_xy

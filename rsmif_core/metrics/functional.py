@@ -42,7 +42,7 @@ from rsmif_core.metrics.checks import (
     pair,
 )
 from rsmif_core.metrics.chunks import over_leading
-from rsmif_core.metrics.filters import gaussian_taps, separable_valid_filter
+from rsmif_core.metrics.filters import gaussian_taps, window_moments
 from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
 from rsmif_core.ops.interp import imresize, interp23tap
@@ -256,13 +256,7 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
     c2 = (0.03 * data_range) ** 2
 
     def per_map(x: Tensor, y: Tensor) -> Tensor:
-        # SSIM needs only μx·μy, μx² + μy², E[xy] and E[x² + y²]: four filtered maps instead of five
-        maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
-        maps[0].copy_(x)
-        maps[1].copy_(y)
-        torch.mul(x, x, out=maps[2]).addcmul_(y, y)
-        torch.mul(x, y, out=maps[3])
-        mean_x, mean_y, mean_sq, mean_xy = separable_valid_filter(maps, taps).unbind(0)
+        mean_x, mean_y, mean_sq, mean_xy = window_moments(x, y, taps)
         mean_prod = mean_x * mean_y
         mean_sq_sum = mean_x.mul_(mean_x).addcmul_(mean_y, mean_y)
         covariance_term = mean_xy.sub_(mean_prod).mul_(2).add_(c2)

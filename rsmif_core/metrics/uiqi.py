@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
-from rsmif_core.metrics.filters import separable_valid_filter
+from rsmif_core.metrics.filters import window_moments
 
 
 def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_sq_sum: Tensor) -> Tensor:
@@ -41,13 +41,7 @@ def q_sliding(x: Tensor, y: Tensor, block_size: int) -> Tensor:
 
 
 def _q_sliding_maps(x: Tensor, y: Tensor, block_size: int) -> Tensor:
-    # window sums of x, y, x² + y² and xy: the index needs no other moments
-    maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
-    maps[0].copy_(x)
-    maps[1].copy_(y)
-    torch.mul(x, x, out=maps[2]).addcmul_(y, y)
-    torch.mul(x, y, out=maps[3])
-    sx, sy, s_sq, s_xy = separable_valid_filter(maps, (1.0,) * block_size).unbind(0)
+    sx, sy, s_sq, s_xy = window_moments(x, y, (1.0,) * block_size)  # window sums
     n = float(block_size * block_size)
     mean_prod = sx * sy
     mean_sq_sum = sx.mul_(sx).addcmul_(sy, sy)
