@@ -306,56 +306,49 @@ def load_authors(copy: Path | None, deps: Path | None) -> AuthorsCode | None:
     return AuthorsCode(module, q2n, qindex, HQNR)
 
 
-def authors_rr_indices(code: AuthorsCode, max_value: float = 2047.0
-                       ) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
-    """The authors' implementation of each index of our suite, called on one DN-scale H×W×C pair: their test
-    solver's SSIM, RMSE, SAM, CC, SCC, MPSNR, ERGAS on [0, 1] data (the division is part of each call, as
-    the solver divides once per image), and from their FS_index port of the toolbox ``q2n`` (Q8, blocks
-    32) and ``qindex`` (the sliding 32×32 UIQI of ``Q.m``, our ``q_index``) on the DN scale. Their solver's
-    UIQC is a different index (one global Q per band) and is not part of the suite. They have no RASE."""
+def authors_rr_indices(code: AuthorsCode) -> dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]]:
+    """The authors' implementation of each index of our suite, called on one H×W×C pair given on the DN scale
+    and on [0, 1]: their test solver's SSIM, RMSE, SAM, CC, SCC, MPSNR, ERGAS on [0, 1] data, and from their
+    FS_index port of the toolbox ``q2n`` (Q8, blocks 32) and ``qindex`` (the sliding 32×32 UIQI of ``Q.m``,
+    our ``q_index``) on the DN scale. Their solver's UIQC is a different index (one global Q per band) and
+    is not part of the suite. They have no RASE."""
     m = code.metrics
-    s = 1.0 / max_value
     return {
-        "ssim": lambda r, f: float(m.SSIM_numpy(r * s, f * s, data_range=1)),
-        "rmse": lambda r, f: float(m.RMSE_numpy(r * s, f * s)),
-        "sam": lambda r, f: float(m.SAM_numpy(r * s, f * s)),
-        "cc": lambda r, f: float(m.CC_numpy(r * s, f * s)),
-        "scc": lambda r, f: float(m.SCC_numpy(r * s, f * s)),
-        "psnr": lambda r, f: float(m.MPSNR_numpy(r * s, f * s, data_range=1)),
-        "ergas": lambda r, f: float(m.ERGAS_numpy(r * s, f * s)),
-        "q_index": lambda r, f: float(code.qindex(r, f, 32)),
-        "q2n": lambda r, f: float(code.q2n(r, f, 32, 32)[0]),
+        "ssim": lambda rd, fd, r, f: float(m.SSIM_numpy(r, f, data_range=1)),
+        "rmse": lambda rd, fd, r, f: float(m.RMSE_numpy(r, f)),
+        "sam": lambda rd, fd, r, f: float(m.SAM_numpy(r, f)),
+        "cc": lambda rd, fd, r, f: float(m.CC_numpy(r, f)),
+        "scc": lambda rd, fd, r, f: float(m.SCC_numpy(r, f)),
+        "psnr": lambda rd, fd, r, f: float(m.MPSNR_numpy(r, f, data_range=1)),
+        "ergas": lambda rd, fd, r, f: float(m.ERGAS_numpy(r, f)),
+        "q_index": lambda rd, fd, r, f: float(code.qindex(rd, fd, 32)),
+        "q2n": lambda rd, fd, r, f: float(code.q2n(rd, fd, 32, 32)[0]),
     }
 
 
-def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_value: float = 2047.0
-                     ) -> dict[str, list[float]]:
-    """Per image, every index of :func:`authors_rr_indices` (the [0, 1] images are made once per image)."""
-    m = code.metrics
-    out: dict[str, list[float]] = {k: [] for k in authors_rr_indices(code)}
+_AUTHORS_DN_INDICES = ("q_index", "q2n")  # the FS_index ones, called on the DN scale only
+
+
+def authors_rr_suite(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, max_value: float = 2047.0,
+                     names: tuple[str, ...] | None = None) -> dict[str, list[float]]:
+    """Per image, every index of :func:`authors_rr_indices` (or those ``names``); the [0, 1] images are made
+    once per image, as the solver does."""
+    indices = authors_rr_indices(code)
+    chosen = names if names is not None else tuple(indices)
+    out: dict[str, list[float]] = {k: [] for k in chosen}
+    on_unit_scale = any(name not in _AUTHORS_DN_INDICES for name in chosen)
     for ref_dn, fus_dn in zip(refs, fuss):
-        ref, fus = ref_dn / max_value, fus_dn / max_value
-        out["ssim"].append(float(m.SSIM_numpy(ref, fus, data_range=1)))
-        out["rmse"].append(float(m.RMSE_numpy(ref, fus)))
-        out["sam"].append(float(m.SAM_numpy(ref, fus)))
-        out["cc"].append(float(m.CC_numpy(ref, fus)))
-        out["scc"].append(float(m.SCC_numpy(ref, fus)))
-        out["psnr"].append(float(m.MPSNR_numpy(ref, fus, data_range=1)))
-        out["ergas"].append(float(m.ERGAS_numpy(ref, fus)))
-        out["q_index"].append(float(code.qindex(ref_dn, fus_dn, 32)))
-        out["q2n"].append(float(code.q2n(ref_dn, fus_dn, 32, 32)[0]))
+        ref, fus = (ref_dn / max_value, fus_dn / max_value) if on_unit_scale else (ref_dn, fus_dn)
+        for name in chosen:
+            out[name].append(indices[name](ref_dn, fus_dn, ref, fus))
     return out
-
-
-def _per_image(index: Callable[[np.ndarray, np.ndarray], float], refs: np.ndarray, fuss: np.ndarray) -> list[float]:
-    return [index(r, f) for r, f in zip(refs, fuss)]
 
 
 def rr_breakdown(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, ref: torch.Tensor, fus: torch.Tensor,
                  repeats: int) -> None:
     """Time every index alone, ours (batched) and the authors' (per image), interleaved: where the time goes."""
     ours = torch_rr_indices()
-    theirs = authors_rr_indices(code)
+    theirs = tuple(authors_rr_indices(code))
     n = len(refs)
     print("  per index, ms per image (median of interleaved runs): ours / authors -> ratio")
     for name, call in ours.items():
@@ -364,7 +357,7 @@ def rr_breakdown(code: AuthorsCode, refs: np.ndarray, fuss: np.ndarray, ref: tor
         for _ in range(repeats):
             t_ours.append(_time(partial(call, ref, fus)))
             if name in theirs:
-                t_theirs.append(_time(partial(_per_image, theirs[name], refs, fuss)))
+                t_theirs.append(_time(partial(authors_rr_suite, code, refs, fuss, names=(name,))))
         mo = statistics.median(t_ours) / n * 1e3
         if t_theirs:
             ma = statistics.median(t_theirs) / n * 1e3
