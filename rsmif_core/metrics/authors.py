@@ -16,22 +16,13 @@ from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import separable_valid_filter
+from rsmif_core.metrics.moments import band_pearson, band_statistics
 from rsmif_core.metrics.uiqi import q_global_authors
 
 
 def pearson_per_band(x: Tensor, y: Tensor) -> Tensor:
     """Pearson correlation of every band (B×C); 1 when both bands are constant, 0 when only one is."""
-    fx = x.flatten(-2)
-    fy = y.flatten(-2)
-    dx = fx - fx.mean(-1, keepdim=True)
-    dy = fy - fy.mean(-1, keepdim=True)
-    sxy = (dx * dy).sum(-1)
-    sxx = dx.square_().sum(-1)
-    syy = dy.square_().sum(-1)
-    den = torch.sqrt(sxx) * torch.sqrt(syy)
-    both_flat = (sxx == 0) & (syy == 0)
-    safe = torch.where(den > 0, den, torch.ones_like(den))
-    return torch.where(den > 0, sxy / safe, both_flat.to(sxy.dtype))
+    return band_pearson(band_statistics(x, y))
 
 
 def sam(fused: Tensor, reference: Tensor) -> Tensor:

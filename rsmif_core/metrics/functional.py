@@ -43,6 +43,14 @@ from rsmif_core.metrics.checks import (
 )
 from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import gaussian_taps, window_moments
+from rsmif_core.metrics.moments import (
+    angle_sums,
+    band_mse,
+    band_pearson,
+    band_statistics,
+    sobel_sums,
+    ssim_means,
+)
 from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
 from rsmif_core.ops.interp import imresize, interp23tap
@@ -65,9 +73,10 @@ def _prepare(fused: Tensor, reference: Tensor, border: int, clip: ClipSpec, prot
 # ----------------------------------------------------------------------------- reduced resolution
 
 
-def _band_mse(f: Tensor, r: Tensor) -> Tensor:
-    """Mean squared error of every band (…×C), squaring the difference in place (one temporary)."""
-    return (r - f).square_().mean(dim=(-2, -1))
+def _mse_and_mean(f: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean squared error and reference mean of every band (B×C each)."""
+    stats = band_statistics(f, r)
+    return band_mse(stats, f.shape[-2] * f.shape[-1]), stats[..., 1]
 
 
 def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -80,24 +89,7 @@ def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return over_leading(authors.sam, f, r)
-    return over_leading(_sam_toolbox, f, r)
-
-
-def _sam_toolbox(f: Tensor, r: Tensor) -> Tensor:
-    # accumulate band by band: three pixel-sized sums instead of band-sized products
-    dot = f[:, 0] * r[:, 0]
-    ff = f[:, 0] * f[:, 0]
-    rr = r[:, 0] * r[:, 0]
-    for c in range(1, f.shape[1]):
-        dot.addcmul_(f[:, c], r[:, c])
-        ff.addcmul_(f[:, c], f[:, c])
-        rr.addcmul_(r[:, c], r[:, c])
-    den = rr.mul_(ff).sqrt_()
-    valid = den > 0
-    cos = dot / torch.where(valid, den, torch.ones_like(den))
-    angle = torch.where(valid, torch.acos(cos.clamp(-1.0, 1.0)), torch.zeros_like(cos))
-    count = valid.sum(dim=(-2, -1))
-    total = angle.sum(dim=(-2, -1))
+    total, count = angle_sums(f, r).unbind(-1)
     return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total)) * 180 / math.pi
 
 
@@ -114,11 +106,8 @@ def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0
     if protocol == "authors":
         return over_leading(lambda f, r: authors.ergas(f, r, ratio), f, r)
 
-    def per_image(f: Tensor, r: Tensor) -> Tensor:
-        mean_r = r.mean(dim=(-2, -1))
-        return 100.0 / ratio * torch.sqrt((_band_mse(f, r) / mean_r**2).mean(-1))
-
-    return over_leading(per_image, f, r)
+    mse, mean_r = _mse_and_mean(f, r)
+    return 100.0 / ratio * torch.sqrt((mse / mean_r**2).mean(-1))
 
 
 def q_index(fused: Tensor, reference: Tensor, block_size: int = 32, *, border: int = 0, clip: ClipSpec = None,
@@ -153,43 +142,6 @@ def q2n(fused: Tensor, reference: Tensor, block_size: int = 32, shift: int = 32,
         raise MetricInputError(str(exc)) from None
 
 
-def _smooth_121(q: Tensor, dim: int) -> Tensor:
-    """``[1 2 1]`` along ``dim`` with zero padding, same size (written without a padded copy)."""
-    n = q.shape[dim]
-    if n == 1:
-        return 2 * q
-    out = torch.empty_like(q)
-    torch.add(q.narrow(dim, 0, n - 2), q.narrow(dim, 2, n - 2), out=out.narrow(dim, 1, n - 2))
-    out.narrow(dim, 1, n - 2).add_(q.narrow(dim, 1, n - 2), alpha=2)
-    torch.add(q.narrow(dim, 1, 1), q.narrow(dim, 0, 1), alpha=2, out=out.narrow(dim, 0, 1))
-    torch.add(q.narrow(dim, n - 2, 1), q.narrow(dim, n - 1, 1), alpha=2, out=out.narrow(dim, n - 1, 1))
-    return out
-
-
-def _central_difference(s: Tensor, dim: int) -> Tensor:
-    """``s[i-1] - s[i+1]`` along ``dim`` with zero padding, same size."""
-    n = s.shape[dim]
-    if n == 1:
-        return torch.zeros_like(s)
-    out = torch.empty_like(s)
-    torch.sub(s.narrow(dim, 0, n - 2), s.narrow(dim, 2, n - 2), out=out.narrow(dim, 1, n - 2))
-    torch.neg(s.narrow(dim, 1, 1), out=out.narrow(dim, 0, 1))
-    out.narrow(dim, n - 1, 1).copy_(s.narrow(dim, n - 2, 1))
-    return out
-
-
-def _sobel_magnitude(x: Tensor) -> Tensor:
-    """``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose (zero padding), magnitude.
-
-    The separable Sobel pair as sums of shifted slices (on CPU a float64 ``conv2d`` is several times
-    slower); the zero padding is written as edge cases instead of a padded copy.
-    """
-    interior = x[:, 1:-1, 1:-1]
-    gy = _central_difference(_smooth_121(interior, 2), 1)
-    gx = _central_difference(_smooth_121(interior, 1), 2)
-    return torch.hypot(gy, gx, out=gy)
-
-
 def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
         protocol: str = "toolbox") -> Tensor:
     """Spatial correlation coefficient (``SCC.m``): Sobel gradient magnitudes of the interior of every band,
@@ -205,12 +157,7 @@ def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
         raise MetricInputError(f"scc: images must be at least 3×3, found {_shape(f)}")
     b, c, h, w = f.shape
 
-    def sums(ff: Tensor, rr: Tensor) -> Tensor:  # per map: Σ gf·gr, Σ gf², Σ gr²
-        gf, gr = _sobel_magnitude(ff), _sobel_magnitude(rr)
-        cross = (gf * gr).sum((-2, -1))
-        return torch.stack([cross, gf.square_().sum((-2, -1)), gr.square_().sum((-2, -1))], dim=-1)
-
-    per_map = over_leading(sums, f.reshape(b * c, h, w), r.reshape(b * c, h, w))
+    per_map = sobel_sums(f.reshape(b * c, h, w), r.reshape(b * c, h, w))
     cross, ef, er = per_map.reshape(b, c, 3).sum(1).unbind(-1)
     nf, nr = torch.sqrt(ef), torch.sqrt(er)
     den = nf * nr
@@ -226,10 +173,7 @@ def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
         raise MetricInputError(f"psnr: data_range must be positive, found {data_range}")
     f, r = _prepare(fused, reference, border, clip, protocol)
 
-    def per_image(f: Tensor, r: Tensor) -> Tensor:
-        return (10 * torch.log10(data_range**2 / _band_mse(f, r))).mean(-1)
-
-    return over_leading(per_image, f, r)
+    return (10 * torch.log10(data_range**2 / _mse_and_mean(f, r)[0])).mean(-1)
 
 
 def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
@@ -266,7 +210,8 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
         return numerator.div_(denominator).mean(dim=(-2, -1))
 
     h, w = f.shape[-2:]
-    return over_leading(per_map, r.reshape(b * c, h, w), f.reshape(b * c, h, w)).reshape(b, c).mean(-1)
+    maps = (r.reshape(b * c, h, w), f.reshape(b * c, h, w))
+    return ssim_means(*maps, taps, c1, c2, per_map).reshape(b, c).mean(-1)
 
 
 def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -278,7 +223,7 @@ def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return over_leading(authors.rmse, f, r)
-    return over_leading(lambda f, r: torch.sqrt(_band_mse(f, r).mean(-1)), f, r)
+    return torch.sqrt(_mse_and_mean(f, r)[0].mean(-1))
 
 
 def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -286,7 +231,7 @@ def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = No
     """Cross-correlation: Pearson correlation of every band over its pixels, mean over bands (``CC_numpy``;
     the same under both protocols)."""
     f, r = _prepare(fused, reference, border, clip, protocol)
-    return over_leading(lambda f, r: authors.pearson_per_band(f, r).mean(-1), f, r)
+    return band_pearson(band_statistics(f, r)).mean(-1)
 
 
 def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
@@ -298,10 +243,8 @@ def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
 
-    def per_image(f: Tensor, r: Tensor) -> Tensor:
-        return 100.0 / r.mean(dim=(1, 2, 3)) * torch.sqrt(_band_mse(f, r).mean(-1))
-
-    return over_leading(per_image, f, r)
+    mse, mean_r = _mse_and_mean(f, r)
+    return 100.0 / mean_r.mean(-1) * torch.sqrt(mse.mean(-1))
 
 
 # ----------------------------------------------------------------------------- full resolution

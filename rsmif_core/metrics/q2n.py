@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
+from rsmif_core.metrics.moments import run_kernel, use_kernels
 
 EPS = float(np.finfo(np.float64).eps)  # MATLAB eps
 
@@ -125,6 +126,19 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
     ref = _mirror_pad(reference, extra_h, extra_w)
     fus = _mirror_pad(fused, extra_h, extra_w)
     n_comp = 1 << max(math.ceil(math.log2(c)), 0)
+    if use_kernels(ref):
+        moments = run_kernel("q2n_block_moments", (steps_h * steps_w, n_comp * n_comp + 4 * n_comp), ref, fus,
+                             args=(block_size, shift, steps_h, steps_w, n_comp, quantise))
+    else:
+        moments = over_leading(
+            lambda r, f: _block_moments_torch(r, f, block_size, shift, steps_h, steps_w, n_comp, quantise), ref, fus)
+    return q2n_from_moments(moments, n_comp, block_size * block_size)
+
+
+def _block_moments_torch(ref: Tensor, fus: Tensor, block_size: int, shift: int, steps_h: int, steps_w: int,
+                         n_comp: int, quantise: bool) -> Tensor:
+    """The block moments of :func:`rsmif_core.metrics.kernels.q2n_block_moments` (same layout), in torch."""
+    b, c = ref.shape[:2]
     npix = block_size * block_size
     nb = steps_h * steps_w
     # One buffer of blocks: rows 0..N-1 the reference bands, N..2N-1 the fused ones (bands beyond C stay 0).
@@ -136,26 +150,33 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
         u = x.unfold(-2, block_size, shift).unfold(-2, block_size, shift)[:, :, :steps_h, :steps_w]
         z[:, :, offset : offset + c].view(b, steps_h, steps_w, c, block_size, block_size).copy_(
             u.permute(0, 2, 3, 1, 4, 5))
-    del ref, fus
     if quantise:
         quantise_uint16_(z)
+    mean = z[:, :, :n_comp].mean(-1, keepdim=True)
+    z.view(b, nb, 2, n_comp, npix).sub_(mean.unsqueeze(2))  # centre both with the reference block means
+    z1, z2 = z[:, :, :n_comp], z[:, :, n_comp:]
+    cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
+    squares = torch.linalg.vector_norm(z, dim=-1).square_() / npix
+    parts = [mean.squeeze(-1), cross_c.flatten(-2), squares[..., :n_comp], squares[..., n_comp:], z2.mean(-1)]
+    return torch.cat(parts, dim=-1)
+
+
+def q2n_from_moments(moments: Tensor, n_comp: int, npix: int) -> Tensor:
+    """Block moduli (B×nblocks) from the block moments (B×nblocks×(N² + 4N), layout of the kernel)."""
+    n = n_comp
+    mean = moments[..., :n]
+    cross_c = moments[..., n : n + n * n].unflatten(-1, (n, n))
+    var_g, sq_fc, mean_fc = moments[..., n + n * n :].unflatten(-1, (3, n)).unbind(-2)
     unbias = npix / (npix - 1) if npix > 1 else 1.0
     # norm_blocco: z1 = (g - a)/c + 1 and z2 = (f - a)/c' + 1 with the reference block statistics
     # (c' = 1 when a == 0, the toolbox's branch on the mean); then z2 is conjugated (sign s_j).
     # Everything below is expressed through moments of the centred blocks, so the normalised
     # blocks are never formed: E[z1_i] = 1, E[z2_j] = s_j (E[f_j - a_j]/c'_j + 1), and
     # E[z1_i z2_j] = s_j (E[(g_i - a_i)(f_j - a_j)] / (c_i c'_j) + E[f_j - a_j]/c'_j + 1).
-    mean = z[:, :, :n_comp].mean(-1, keepdim=True)
-    z.view(b, nb, 2, n_comp, npix).sub_(mean.unsqueeze(2))  # centre both with the reference block means
-    z1, z2 = z[:, :, :n_comp], z[:, :, n_comp:]
-    cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
-    squares = torch.linalg.vector_norm(z, dim=-1).square_() / npix
-    var_g, sq_fc = squares[..., :n_comp], squares[..., n_comp:]  # ddof 0; E[(f - a)^2]
-    mean_fc = z2.mean(-1)  # E[f - a]
     std = torch.sqrt(var_g * unbias) if npix > 1 else torch.zeros_like(var_g)
     std = torch.where(std == 0, torch.full_like(std, EPS), std)
-    scale_f = torch.where(mean.squeeze(-1) == 0, torch.ones_like(std), std)
-    sign = torch.ones(n_comp, dtype=z.dtype, device=z.device)
+    scale_f = torch.where(mean == 0, torch.ones_like(std), std)
+    sign = torch.ones(n, dtype=moments.dtype, device=moments.device)
     sign[1:] = -1
 
     m1 = torch.ones_like(var_g)
@@ -171,8 +192,8 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
 
     cross = cross_c / (std.unsqueeze(-1) * scale_f.unsqueeze(-2)) + (mean_fc / scale_f).unsqueeze(-2) + 1
     cross = cross * sign  # E[z1_i z2_j]
-    qv = unbias * _hyper_product_from_moments(cross, n_comp)
-    qm = _hyper_product_from_moments(m1.unsqueeze(-1) * m2.unsqueeze(-2), n_comp)
+    qv = unbias * _hyper_product_from_moments(cross, n)
+    qm = _hyper_product_from_moments(m1.unsqueeze(-1) * m2.unsqueeze(-2), n)
     safe_term3 = torch.where(term3 == 0, torch.ones_like(term3), term3)
     q = (qv - unbias * qm) * (mean_bias * 2 / safe_term3).unsqueeze(-1)
     modulus = torch.linalg.vector_norm(q, dim=-1)
@@ -182,4 +203,4 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
 def q2n_value(reference: Tensor, fused: Tensor, block_size: int = 32, shift: int = 32,
               quantise: bool = True) -> Tensor:
     """Q2n per image (B,): the mean over blocks of the block moduli."""
-    return over_leading(lambda r, f: q2n_blocks(r, f, block_size, shift, quantise).mean(-1), reference, fused)
+    return q2n_blocks(reference, fused, block_size, shift, quantise).mean(-1)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import window_moments
+from rsmif_core.metrics.moments import q_sliding_means
 
 
 def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_sq_sum: Tensor) -> Tensor:
@@ -36,7 +37,8 @@ def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_s
 def q_sliding(x: Tensor, y: Tensor, block_size: int) -> Tensor:
     """``img_qi(x_c, y_c, block_size)`` averaged over its 'valid' stride-1 map, per band -> B×C (toolbox ``Q.m``)."""
     b, c, h, w = x.shape
-    flat = over_leading(lambda u, v: _q_sliding_maps(u, v, block_size), x.reshape(b * c, h, w), y.reshape(b * c, h, w))
+    maps = (x.reshape(b * c, h, w), y.reshape(b * c, h, w))
+    flat = q_sliding_means(*maps, block_size, lambda u, v: _q_sliding_maps(u, v, block_size))
     return flat.reshape(b, c)
 
 
