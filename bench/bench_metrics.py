@@ -1,4 +1,5 @@
-"""Benchmark: RSMIF's batched torch indices vs a numpy re-statement of the per-image, per-band, per-block
+"""Benchmark: RSMIF's indices (on CPU the fused numba kernels; ``RSMIF_METRIC_KERNELS=torch`` times the batched
+torch path other devices use) vs a numpy re-statement of the per-image, per-band, per-block
 code the indices are usually computed with (the authors' utils/metrics.py + utils/FS_index port of the
 toolbox, which loop over images, bands, band pairs and Q2n blocks in Python).
 
@@ -43,6 +44,7 @@ import torch
 from scipy import ndimage
 
 from rsmif_core.metrics import functional as fn
+from rsmif_core.metrics.moments import use_kernels
 from rsmif_core.ops.interp import imresize_matrix, interp23tap_matrix
 from rsmif_core.ops.mtf import mtf_kernels
 
@@ -383,7 +385,7 @@ def authors_fr_suite(code: AuthorsCode, fuss: np.ndarray, pans: np.ndarray, mss:
     return out
 
 
-# ----------------------------------------------------------------------------- ours (batched torch)
+# ----------------------------------------------------------------------------- ours (the functional API)
 
 
 def torch_rr_indices(max_value: float = 2047.0) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
@@ -485,7 +487,8 @@ def main() -> None:
                         help="pip --target folder with the authors' imports (default: AUTHORS_COPY/deps)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, images {args.images}")
+    path = "fused CPU kernels" if use_kernels(torch.zeros(1)) else "batched torch"
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, images {args.images}, ours on {path}")
     authors = load_authors(args.authors_copy, args.authors_deps)
     if args.suite in ("rr", "both"):
         gt, fused = rr_data(args.images, 256, 8)

@@ -1,4 +1,6 @@
-"""Separable 'valid' filtering of many maps at once (SSIM windows, sliding UIQI boxes).
+"""Separable 'valid' filtering of many maps at once (SSIM windows, sliding UIQI boxes) in torch: the path of
+GPUs and of ``RSMIF_METRIC_KERNELS=torch`` (CPUs use the fused kernels of :mod:`rsmif_core.metrics.kernels`),
+and the authors' protocol's windows.
 
 A 'valid' correlation along one axis is a product with a banded Toeplitz matrix. We cut the output axis
 into tiles of about :data:`TILE` values and multiply each tile's input span (tile + taps - 1 values, a

@@ -261,6 +261,29 @@ def angle_sums(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _sum(v: np.ndarray) -> float:
+    """Σ v in eight interleaved partial sums: a serial sum waits on the adder's latency at every element."""
+    partial = np.zeros(8)
+    n = v.shape[0]
+    body = n - n % 8
+    for start in range(0, body, 8):
+        for lane in range(8):
+            partial[lane] += v[start + lane]
+    total = partial.sum()
+    for p in range(body, n):
+        total += v[p]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _quantise_uint16(v: np.ndarray) -> None:
+    """MATLAB ``uint16(v)`` in place: round half away from zero (v >= 0 here), saturate; NaN stays NaN."""
+    for p in range(v.shape[0]):
+        g = math.floor(v[p] + 0.5)
+        v[p] = 0.0 if g < 0.0 else (65535.0 if g > 65535.0 else g)
+
+
+@njit(cache=True, nogil=True)
 def q2n_block_moments(reference: np.ndarray, fused: np.ndarray, block: int, shift: int, steps_h: int,
                       steps_w: int, components: int, quantise: bool, out: np.ndarray) -> None:
     """Per image and block of ``q2n.m`` (images × C × H × W, already mirror-padded to whole blocks): the
@@ -268,7 +291,7 @@ def q2n_block_moments(reference: np.ndarray, fused: np.ndarray, block: int, shif
     ``a (N), E[(g_i - a_i)(f_j - a_j)] (N×N), E[(g - a)²] (N), E[(f - a)²] (N), E[f - a] (N)`` with
     ``a`` the reference block means and N = ``components`` (bands beyond C are zero).
 
-    Values are quantised like MATLAB ``uint16`` first when ``quantise`` (NaN stays NaN).
+    Values are quantised like MATLAB ``uint16`` first when ``quantise``.
     """
     n, c, h, w = reference.shape
     npix = block * block
@@ -279,29 +302,26 @@ def q2n_block_moments(reference: np.ndarray, fused: np.ndarray, block: int, shif
     for b in range(n):
         for bi in range(steps_h):
             for bj in range(steps_w):
-                for band in range(c):
-                    for r in range(block):
-                        ref_row = reference[b, band, bi * shift + r, bj * shift : bj * shift + block]
-                        fus_row = fused[b, band, bi * shift + r, bj * shift : bj * shift + block]
-                        for col in range(block):
-                            g = ref_row[col]
-                            f = fus_row[col]
-                            if quantise:
-                                g = math.floor(g + 0.5)
-                                f = math.floor(f + 0.5)
-                                g = 0.0 if g < 0.0 else (65535.0 if g > 65535.0 else g)
-                                f = 0.0 if f < 0.0 else (65535.0 if f > 65535.0 else f)
-                            ref_block[band, r * block + col] = g
-                            fus_block[band, r * block + col] = f
+                top, left = bi * shift, bj * shift
                 moments = out[b, bi * steps_w + bj]
                 for band in range(c):
-                    mean = ref_block[band].sum() / npix
+                    g, f = ref_block[band], fus_block[band]
+                    ref_band, fus_band = reference[b, band], fused[b, band]
+                    for r in range(block):
+                        for col in range(block):
+                            g[r * block + col] = ref_band[top + r, left + col]
+                            f[r * block + col] = fus_band[top + r, left + col]
+                    if quantise:
+                        _quantise_uint16(g)
+                        _quantise_uint16(f)
+                    mean = _sum(g) / npix
                     moments[band] = mean
-                    ref_block[band] -= mean
-                    fus_block[band] -= mean
-                    moments[nn + nn * nn + band] = np.dot(ref_block[band], ref_block[band]) / npix
-                    moments[2 * nn + nn * nn + band] = np.dot(fus_block[band], fus_block[band]) / npix
-                    moments[3 * nn + nn * nn + band] = fus_block[band].sum() / npix
+                    for p in range(npix):
+                        g[p] -= mean
+                        f[p] -= mean
+                    moments[nn + nn * nn + band] = np.dot(g, g) / npix
+                    moments[2 * nn + nn * nn + band] = np.dot(f, f) / npix
+                    moments[3 * nn + nn * nn + band] = _sum(f) / npix
                 cross = np.dot(ref_block, fus_block.T)
                 for i in range(c):
                     for j in range(c):
