@@ -4,6 +4,8 @@ is tested on the default (kernel) path in test_metrics_parity.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -119,3 +121,18 @@ def test_kernel_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         use_kernels(x)
     monkeypatch.setenv(KERNELS_ENV, "numba")
     assert not use_kernels(torch.zeros(1, device="meta"))
+
+
+def test_kernels_compile_without_a_writable_cache_location() -> None:
+    # numba raises at decoration when it finds no writable cache folder (read-only install and home)
+    code = (
+        "import numba.core.caching as caching\n"
+        "caching.CacheImpl._locator_classes = []\n"
+        "import torch\n"
+        "from rsmif_core.metrics import functional as fn\n"
+        "x = torch.rand(1, 2, 12, 12, dtype=torch.float64)\n"
+        "print(float(fn.rmse(x, x)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0.0"

@@ -19,14 +19,25 @@ those two mirror the torch path of ``functional.ssim`` / ``uiqi._quality`` and a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
 
+
+def _kernel(func: Callable[..., Any]) -> Any:
+    """Compile ``func`` without the GIL, cached on disk where numba finds a writable place (beside this file,
+    then the user's cache folder); with none (a read-only install and home), compiled in every process."""
+    try:
+        return njit(cache=True, nogil=True)(func)
+    except RuntimeError:
+        return njit(nogil=True)(func)
+
 # -------------------------------------------------------------------------------- separable filters
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def _gaussian11_row(src: np.ndarray, g: np.ndarray, dst: np.ndarray) -> None:
     """``dst[j] = Σ_t taps[t]·src[j + t]`` ('valid') for 11 symmetric taps, given as ``g`` = taps[0..5].
 
@@ -38,7 +49,7 @@ def _gaussian11_row(src: np.ndarray, g: np.ndarray, dst: np.ndarray) -> None:
                   + g2 * (src[j + 2] + src[j + 8]) + g3 * (src[j + 3] + src[j + 7]) + g4 * (src[j + 4] + src[j + 6]))
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def _gaussian11_column(ring: np.ndarray, top: int, g: np.ndarray, dst: np.ndarray) -> None:
     """The same window down a ring of 11 filtered rows: ``dst[j] = Σ_t taps[t]·ring[(top + t) % 11, j]``."""
     g0, g1, g2, g3, g4, g5 = g[0], g[1], g[2], g[3], g[4], g[5]
@@ -50,7 +61,7 @@ def _gaussian11_column(ring: np.ndarray, top: int, g: np.ndarray, dst: np.ndarra
                   + g3 * (r3[j] + r7[j]) + g4 * (r4[j] + r6[j]))
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def ssim_means(x: np.ndarray, y: np.ndarray, half_taps: np.ndarray, c1: float, c2: float, out: np.ndarray) -> None:
     """``out[m]`` = mean of the 'valid' SSIM map of ``x[m]``, ``y[m]`` under an 11×11 separable symmetric
     window (``half_taps`` = its first six taps; ``ssim.m`` uses the Gaussian of σ = 1.5).
@@ -93,7 +104,7 @@ def ssim_means(x: np.ndarray, y: np.ndarray, half_taps: np.ndarray, c1: float, c
         out[m] = column_sums.sum() / (out_h * out_w)
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def q_sliding_means(x: np.ndarray, y: np.ndarray, size: int, out: np.ndarray) -> None:
     """``out[m]`` = mean of ``img_qi``'s 'valid' map of ``x[m]``, ``y[m]`` over ``size``-pixel windows sliding by one.
 
@@ -149,7 +160,7 @@ def q_sliding_means(x: np.ndarray, y: np.ndarray, size: int, out: np.ndarray) ->
 # -------------------------------------------------------------------------------- one-pass statistics
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def _sobel_row(up: np.ndarray, mid: np.ndarray, down: np.ndarray, vertical: np.ndarray, across: np.ndarray,
                gx: np.ndarray, gy: np.ndarray) -> None:
     """Sobel responses of one interior row (zero padding): ``gy`` = [1 2 1]ᵀ-difference, ``gx`` its transpose.
@@ -165,7 +176,7 @@ def _sobel_row(up: np.ndarray, mid: np.ndarray, down: np.ndarray, vertical: np.n
         gy[j] = across[j] + 2.0 * across[j + 1] + across[j + 2]
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def sobel_sums(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
     """Per map: ``out[m] = (Σ|∇f|·|∇r|, Σ|∇f|², Σ|∇r|²)`` with ``∇`` the Sobel pair on the map's interior
     (``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))``, zero padding) — the sums of ``SCC.m``."""
@@ -194,7 +205,7 @@ def sobel_sums(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
             out[m, s] = sums[s].sum()
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def band_statistics(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
     """Per map, two passes: ``out[m] = (Σ(r - f)², mean r, mean f, Σ(f - f̄)(r - r̄), Σ(f - f̄)², Σ(r - r̄)²)``."""
     n, h, w = f.shape
@@ -228,7 +239,7 @@ def band_statistics(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
         out[m, 5] = acc[3].sum()
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def angle_sums(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
     """Per image (``f``, ``r``: images × C × H × W): ``out[b] = (Σ angle, count)`` over pixels whose two
     spectral vectors are non-zero, the angle being ``acos`` of the cosine clamped to [-1, 1], in radians."""
@@ -260,7 +271,7 @@ def angle_sums(f: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
 # -------------------------------------------------------------------------------- Q2n blocks
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def _sum(v: np.ndarray) -> float:
     """Σ v in eight interleaved partial sums: a serial sum waits on the adder's latency at every element."""
     partial = np.zeros(8)
@@ -275,7 +286,7 @@ def _sum(v: np.ndarray) -> float:
     return total
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def _quantise_uint16(v: np.ndarray) -> None:
     """MATLAB ``uint16(v)`` in place: round half away from zero (v >= 0 here), saturate; NaN stays NaN."""
     for p in range(v.shape[0]):
@@ -283,7 +294,7 @@ def _quantise_uint16(v: np.ndarray) -> None:
         v[p] = 0.0 if g < 0.0 else (65535.0 if g > 65535.0 else g)
 
 
-@njit(cache=True, nogil=True)
+@_kernel
 def q2n_block_moments(reference: np.ndarray, fused: np.ndarray, block: int, shift: int, steps_h: int,
                       steps_w: int, components: int, quantise: bool, out: np.ndarray) -> None:
     """Per image and block of ``q2n.m`` (images × C × H × W, already mirror-padded to whole blocks): the
