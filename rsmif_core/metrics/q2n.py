@@ -16,7 +16,8 @@ Follows ``q2n.m`` / ``onions_quality.m`` / ``onion_mult*.m`` / ``norm_blocco.m``
 Instead of forming the per-pixel hypercomplex product (``onion_mult2D``) block by block, we use its
 bilinearity: the block mean of ``z1 ⊗ z2`` is ``Σ_ij T[k,i,j] E[z1_i z2_j]``, where the cross-moment
 matrix ``E[z1_i z2_j]`` of every block comes from one batched matrix product and ``T`` (each basis
-product is ± one basis element) is derived once from the toolbox's recursion.
+product is ± one basis element) is derived once from the toolbox's recursion. On CPU the block moments
+come from the fused kernel :func:`rsmif_core.metrics.kernels.q2n_block_moments`; the rest is shared.
 """
 
 from __future__ import annotations
