@@ -49,6 +49,14 @@ def run_kernel(name: str, item_shape: tuple[int, ...], *tensors: Tensor,
     return over_leading(call, *arrays, target=per_item * max(1, math.ceil(n / torch.get_num_threads())))
 
 
+def kernel_or_torch(name: str, item_shape: tuple[int, ...], torch_path: Callable[..., Tensor], *tensors: Tensor,
+                    args: tuple[float | int | bool | np.ndarray, ...] = ()) -> Tensor:
+    """:func:`run_kernel` when :func:`use_kernels`, else ``torch_path`` over cache-sized chunks of the leading axis."""
+    if use_kernels(tensors[0]):
+        return run_kernel(name, item_shape, *tensors, args=args)
+    return over_leading(torch_path, *tensors)
+
+
 # ----------------------------------------------------------------------------- per band
 
 
@@ -58,9 +66,8 @@ def band_statistics(f: Tensor, r: Tensor) -> Tensor:
     Centred sums are two-pass (means first), as accurate as ``np.corrcoef``.
     """
     b, c, h, w = f.shape
-    if use_kernels(f):
-        return run_kernel("band_statistics", (6,), f.reshape(b * c, h, w), r.reshape(b * c, h, w)).reshape(b, c, 6)
-    return over_leading(_band_statistics_torch, f, r)
+    maps = (f.reshape(b * c, h, w), r.reshape(b * c, h, w))
+    return kernel_or_torch("band_statistics", (6,), _band_statistics_torch, *maps).reshape(b, c, 6)
 
 
 def _band_statistics_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -94,9 +101,7 @@ def band_pearson(stats: Tensor) -> Tensor:
 def angle_sums(f: Tensor, r: Tensor) -> Tensor:
     """B×C×H×W pair -> B×2: (Σ spectral angle in radians, number of pixels) over the pixels whose two
     vectors are both non-zero (``SAM.m``; ``real(acos(.))`` equals clamping the cosine to [-1, 1])."""
-    if use_kernels(f):
-        return run_kernel("angle_sums", (2,), f, r)
-    return over_leading(_angle_sums_torch, f, r)
+    return kernel_or_torch("angle_sums", (2,), _angle_sums_torch, f, r)
 
 
 def _angle_sums_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -118,9 +123,7 @@ def _angle_sums_torch(f: Tensor, r: Tensor) -> Tensor:
 def sobel_sums(f: Tensor, r: Tensor) -> Tensor:
     """Maps n×H×W -> n×3: ``Σ|∇f|·|∇r|, Σ|∇f|², Σ|∇r|²`` with ``∇`` the Sobel pair on each map's interior
     (``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose, zero padding), as in ``SCC.m``."""
-    if use_kernels(f):
-        return run_kernel("sobel_sums", (3,), f, r)
-    return over_leading(_sobel_sums_torch, f, r)
+    return kernel_or_torch("sobel_sums", (3,), _sobel_sums_torch, f, r)
 
 
 def _sobel_sums_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -178,6 +181,4 @@ def ssim_means(x: Tensor, y: Tensor, taps: tuple[float, ...], c1: float, c2: flo
 def q_sliding_means(x: Tensor, y: Tensor, size: int, torch_path: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
     """Mean ``img_qi`` map (``size`` windows sliding by one) of every n×H×W map pair on the CPU kernel,
     else ``torch_path(x, y)``."""
-    if use_kernels(x):
-        return run_kernel("q_sliding_means", (), x, y, args=(int(size),))
-    return over_leading(torch_path, x, y)
+    return kernel_or_torch("q_sliding_means", (), torch_path, x, y, args=(int(size),))

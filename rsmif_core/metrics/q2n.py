@@ -29,8 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rsmif_core.metrics.chunks import over_leading
-from rsmif_core.metrics.moments import run_kernel, use_kernels
+from rsmif_core.metrics.moments import kernel_or_torch
 
 EPS = float(np.finfo(np.float64).eps)  # MATLAB eps
 
@@ -127,12 +126,10 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
     ref = _mirror_pad(reference, extra_h, extra_w)
     fus = _mirror_pad(fused, extra_h, extra_w)
     n_comp = 1 << max(math.ceil(math.log2(c)), 0)
-    if use_kernels(ref):
-        moments = run_kernel("q2n_block_moments", (steps_h * steps_w, n_comp * n_comp + 4 * n_comp), ref, fus,
-                             args=(block_size, shift, steps_h, steps_w, n_comp, quantise))
-    else:
-        moments = over_leading(
-            lambda r, f: _block_moments_torch(r, f, block_size, shift, steps_h, steps_w, n_comp, quantise), ref, fus)
+    moments = kernel_or_torch(
+        "q2n_block_moments", (steps_h * steps_w, n_comp * n_comp + 4 * n_comp),
+        lambda r, f: _block_moments_torch(r, f, block_size, shift, steps_h, steps_w, n_comp, quantise), ref, fus,
+        args=(block_size, shift, steps_h, steps_w, n_comp, quantise))
     return q2n_from_moments(moments, n_comp, block_size * block_size)
 
 
