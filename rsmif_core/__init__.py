@@ -2,42 +2,65 @@
 
 Public names for users and plugins: the contracts (:class:`Batch`, :class:`FusionOutput`,
 :class:`LossOutput`, :class:`FusionModel`), the plugin marker :data:`hookimpl`, the factories
-``create_model`` / ``create_dataset`` / ``create_loss`` / ``create_metric`` and ``available``.
+``create_model`` / ``create_dataset`` / ``create_loss`` / ``create_metric`` and ``available``, and the
+shared operators (sensor MTF filters, the toolbox interpolators, wavelets, window attention).
+
+Names are imported on first use, so ``import rsmif_core`` (and ``rsmif --help``) does not pay for torch.
+A plugin imports only these names.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from rsmif_core.factory import (  # noqa: E402
-    available,
-    create_dataset,
-    create_loss,
-    create_metric,
-    create_model,
-    describe,
-)
-from rsmif_core.ops.attention import (  # noqa: E402
-    dynamic_conv2d,
-    local_window_attention,
-    position_grid,
-)
-from rsmif_core.ops.wavelets import haar_dwt, haar_iwt  # noqa: E402
-from rsmif_core.plugins.hookspecs import hookimpl  # noqa: E402
-from rsmif_core.registry import Entry, RegistryError  # noqa: E402
-from rsmif_core.types import (  # noqa: E402
-    TASKS,
-    Batch,
-    BatchError,
-    BatchMeta,
-    FusionModel,
-    FusionOutput,
-    LossOutput,
-    collate,
-)
+# public name -> module that defines it
+_PUBLIC: dict[str, str] = {
+    # contracts
+    "TASKS": "rsmif_core.types",
+    "Batch": "rsmif_core.types",
+    "BatchError": "rsmif_core.types",
+    "BatchMeta": "rsmif_core.types",
+    "FusionModel": "rsmif_core.types",
+    "FusionOutput": "rsmif_core.types",
+    "LossOutput": "rsmif_core.types",
+    "collate": "rsmif_core.types",
+    # plugins and registry
+    "hookimpl": "rsmif_core.plugins.hookspecs",
+    "Register": "rsmif_core.plugins.hookspecs",
+    "Entry": "rsmif_core.registry",
+    "RegistryError": "rsmif_core.registry",
+    "available": "rsmif_core.factory",
+    "create_dataset": "rsmif_core.factory",
+    "create_loss": "rsmif_core.factory",
+    "create_metric": "rsmif_core.factory",
+    "create_model": "rsmif_core.factory",
+    "describe": "rsmif_core.factory",
+    # operators
+    "dynamic_conv2d": "rsmif_core.ops.attention",
+    "local_window_attention": "rsmif_core.ops.attention",
+    "position_grid": "rsmif_core.ops.attention",
+    "haar_dwt": "rsmif_core.ops.wavelets",
+    "haar_iwt": "rsmif_core.ops.wavelets",
+    "interp23tap": "rsmif_core.ops.interp",
+    "imresize": "rsmif_core.ops.interp",
+    "SENSORS": "rsmif_core.ops.mtf",
+    "UnknownSensorError": "rsmif_core.ops.mtf",
+    "canonical_sensor": "rsmif_core.ops.mtf",
+    "decimate": "rsmif_core.ops.mtf",
+    "filter_replicate": "rsmif_core.ops.mtf",
+    "ms_gains": "rsmif_core.ops.mtf",
+    "mtf_degrade": "rsmif_core.ops.mtf",
+    "mtf_degrade_pan": "rsmif_core.ops.mtf",
+    "mtf_filter": "rsmif_core.ops.mtf",
+    "mtf_filter_pan": "rsmif_core.ops.mtf",
+    "mtf_kernels": "rsmif_core.ops.mtf",
+    "pan_gain": "rsmif_core.ops.mtf",
+}
 
 __all__ = [
-    "TASKS",
     "Batch",
     "BatchError",
     "BatchMeta",
@@ -45,19 +68,88 @@ __all__ = [
     "FusionModel",
     "FusionOutput",
     "LossOutput",
+    "Register",
     "RegistryError",
+    "SENSORS",
+    "TASKS",
+    "UnknownSensorError",
     "__version__",
     "available",
+    "canonical_sensor",
     "collate",
     "create_dataset",
     "create_loss",
     "create_metric",
     "create_model",
+    "decimate",
     "describe",
     "dynamic_conv2d",
+    "filter_replicate",
     "haar_dwt",
     "haar_iwt",
     "hookimpl",
+    "imresize",
+    "interp23tap",
     "local_window_attention",
+    "ms_gains",
+    "mtf_degrade",
+    "mtf_degrade_pan",
+    "mtf_filter",
+    "mtf_filter_pan",
+    "mtf_kernels",
+    "pan_gain",
     "position_grid",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rsmif_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from rsmif_core.factory import (
+        available,
+        create_dataset,
+        create_loss,
+        create_metric,
+        create_model,
+        describe,
+    )
+    from rsmif_core.ops.attention import dynamic_conv2d, local_window_attention, position_grid
+    from rsmif_core.ops.interp import imresize, interp23tap
+    from rsmif_core.ops.mtf import (
+        SENSORS,
+        UnknownSensorError,
+        canonical_sensor,
+        decimate,
+        filter_replicate,
+        ms_gains,
+        mtf_degrade,
+        mtf_degrade_pan,
+        mtf_filter,
+        mtf_filter_pan,
+        mtf_kernels,
+        pan_gain,
+    )
+    from rsmif_core.ops.wavelets import haar_dwt, haar_iwt
+    from rsmif_core.plugins.hookspecs import Register, hookimpl
+    from rsmif_core.registry import Entry, RegistryError
+    from rsmif_core.types import (
+        TASKS,
+        Batch,
+        BatchError,
+        BatchMeta,
+        FusionModel,
+        FusionOutput,
+        LossOutput,
+        collate,
+    )

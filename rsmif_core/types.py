@@ -30,6 +30,7 @@ class BatchMeta:
     ratio: int = 4
     max_value: float = 1.0
     ids: list[str] = field(default_factory=list)
+    mtf_gains: tuple[float, ...] | None = None  # per-band Nyquist gains when the data records them (else: the sensor's)
 
 
 def _shape(t: Tensor) -> str:
