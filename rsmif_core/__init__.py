@@ -23,6 +23,7 @@ _PUBLIC: dict[str, str] = {
     "Batch": "rsmif_core.types",
     "BatchError": "rsmif_core.types",
     "BatchMeta": "rsmif_core.types",
+    "FusionDataset": "rsmif_core.types",
     "FusionModel": "rsmif_core.types",
     "FusionOutput": "rsmif_core.types",
     "LossOutput": "rsmif_core.types",
@@ -30,16 +31,23 @@ _PUBLIC: dict[str, str] = {
     # plugins and registry
     "hookimpl": "rsmif_core.plugins.hookspecs",
     "Register": "rsmif_core.plugins.hookspecs",
-    "Entry": "rsmif_core.registry",
-    "RegistryError": "rsmif_core.registry",
-    "available": "rsmif_core.factory",
-    "create_dataset": "rsmif_core.factory",
-    "create_loss": "rsmif_core.factory",
-    "create_metric": "rsmif_core.factory",
-    "create_model": "rsmif_core.factory",
-    "describe": "rsmif_core.factory",
+    "RegisterCommand": "rsmif_core.plugins.hookspecs",
+    "RegisterConfig": "rsmif_core.plugins.hookspecs",
+    "Entry": "rsmif_core.plugins.registry",
+    "RsmifError": "rsmif_core.errors",
+    "UsageError": "rsmif_core.errors",
+    "RunFailure": "rsmif_core.errors",
+    "RegistryError": "rsmif_core.plugins.registry",
+    "available": "rsmif_core.plugins.factory",
+    "create_dataset": "rsmif_core.plugins.factory",
+    "create_loss": "rsmif_core.plugins.factory",
+    "create_metric": "rsmif_core.plugins.factory",
+    "create_model": "rsmif_core.plugins.factory",
+    "describe": "rsmif_core.plugins.factory",
     # operators
     "dynamic_conv2d": "rsmif_core.ops.attention",
+    "dynamic_conv3x3_per_pixel": "rsmif_core.ops.attention",
+    "dynamic_conv3x3_per_sample": "rsmif_core.ops.attention",
     "local_window_attention": "rsmif_core.ops.attention",
     "position_grid": "rsmif_core.ops.attention",
     "haar_dwt": "rsmif_core.ops.wavelets",
@@ -65,14 +73,20 @@ __all__ = [
     "BatchError",
     "BatchMeta",
     "Entry",
+    "FusionDataset",
     "FusionModel",
     "FusionOutput",
     "LossOutput",
     "Register",
+    "RegisterCommand",
+    "RegisterConfig",
     "RegistryError",
+    "RsmifError",
+    "RunFailure",
     "SENSORS",
     "TASKS",
     "UnknownSensorError",
+    "UsageError",
     "__version__",
     "available",
     "canonical_sensor",
@@ -84,6 +98,8 @@ __all__ = [
     "decimate",
     "describe",
     "dynamic_conv2d",
+    "dynamic_conv3x3_per_pixel",
+    "dynamic_conv3x3_per_sample",
     "filter_replicate",
     "haar_dwt",
     "haar_iwt",
@@ -116,15 +132,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from rsmif_core.factory import (
-        available,
-        create_dataset,
-        create_loss,
-        create_metric,
-        create_model,
-        describe,
+    from rsmif_core.errors import RsmifError, RunFailure, UsageError
+    from rsmif_core.ops.attention import (
+        dynamic_conv2d,
+        dynamic_conv3x3_per_pixel,
+        dynamic_conv3x3_per_sample,
+        local_window_attention,
+        position_grid,
     )
-    from rsmif_core.ops.attention import dynamic_conv2d, local_window_attention, position_grid
     from rsmif_core.ops.interp import imresize, interp23tap
     from rsmif_core.ops.mtf import (
         SENSORS,
@@ -141,13 +156,22 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         pan_gain,
     )
     from rsmif_core.ops.wavelets import haar_dwt, haar_iwt
-    from rsmif_core.plugins.hookspecs import Register, hookimpl
-    from rsmif_core.registry import Entry, RegistryError
+    from rsmif_core.plugins.factory import (
+        available,
+        create_dataset,
+        create_loss,
+        create_metric,
+        create_model,
+        describe,
+    )
+    from rsmif_core.plugins.hookspecs import Register, RegisterCommand, RegisterConfig, hookimpl
+    from rsmif_core.plugins.registry import Entry, RegistryError
     from rsmif_core.types import (
         TASKS,
         Batch,
         BatchError,
         BatchMeta,
+        FusionDataset,
         FusionModel,
         FusionOutput,
         LossOutput,

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core.plugins.hookspecs import Register, hookimpl
 from rsmif_core.types import Batch, FusionOutput, LossOutput
 
 
@@ -38,9 +37,3 @@ def l1() -> PixelLoss:
 def mse() -> PixelLoss:
     """Mean squared error."""
     return PixelLoss("mse", F.mse_loss)
-
-
-@hookimpl
-def register_losses(register: Register) -> None:
-    register("l1", l1)
-    register("mse", mse)

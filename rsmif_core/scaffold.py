@@ -12,22 +12,22 @@ from __future__ import annotations
 import json
 import keyword
 import logging
-import os
 import re
 from dataclasses import dataclass
 from importlib import metadata, resources, util
 from pathlib import Path
 from typing import Any
 
-import click
-
+from rsmif_core.errors import RunFailure, UsageError
+from rsmif_core.plugins.manager import normalise_distribution, registry
 from rsmif_core.types import TASKS
 
 TEMPLATE_NAME = "method-plugin"
 LICENSES = ("Apache-2.0", "MIT", "BSD-3-Clause")
 LOSS_CHOICES = ("own", "l1", "mse")
-# Set by ``rsmif new`` for the template's pre-generation hook: these names were already checked.
-CHECKED_ENV = "RSMIF_SCAFFOLD_CHECKED"
+# Passed by ``rsmif new`` to the template's pre-generation hook (a private cookiecutter variable):
+# the answers these names were already checked for.
+CHECKED_KEY = "_rsmif_checked"
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 _DISTRIBUTION = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
@@ -58,7 +58,7 @@ def template_dir() -> Path:
     """The template folder inside the installed package."""
     path = Path(str(resources.files("rsmif_core") / "templates" / TEMPLATE_NAME))
     if not (path / "cookiecutter.json").is_file():
-        raise FileNotFoundError(f"the method-plugin template is missing from the installation: {path}/cookiecutter.json")
+        raise RunFailure(f"the method-plugin template is missing from the installation: {path}/cookiecutter.json")
     return path
 
 
@@ -69,16 +69,12 @@ def _suggest(name: str) -> str:
     return cleaned + "_net" if keyword.iskeyword(cleaned) else cleaned
 
 
-def _normalise_distribution(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _installed_distribution(name: str) -> str | None:
     """'name version' of an installed distribution with this (normalised) name, else None."""
-    wanted = _normalise_distribution(name)
+    wanted = normalise_distribution(name)
     for dist in metadata.distributions():
         found = dist.metadata["Name"]
-        if found and _normalise_distribution(found) == wanted:
+        if found and normalise_distribution(found) == wanted:
             return f"{found} {dist.version}"
     return None
 
@@ -96,16 +92,8 @@ def _importable(package: str) -> str | None:
 
 def _registered(kind: str, name: str) -> str | None:
     """'distribution (plugin p)' that registered this name, else None."""
-    from rsmif_core.plugins.manager import registry
-
-    reg = registry()
-    if name in reg.entries[kind]:
-        entry = reg.entries[kind][name]
-        return f"{entry.distribution} (plugin {entry.plugin})"
-    owners = reg.conflicts.get((kind, name))
-    if owners:
-        return " and ".join(f"{e.distribution} (plugin {e.plugin})" for e in owners)
-    return None
+    entry = registry().find(kind, name)
+    return None if entry is None else entry.origin
 
 
 def checked_token(names: PluginNames, tasks: str) -> str:
@@ -180,7 +168,8 @@ def generate_method_plugin(
 ) -> Path:
     """Check the names, then run the template; return the generated project folder.
 
-    Raises ``ValueError`` (one line per problem) before anything is written when a name is unusable.
+    Raises :class:`~rsmif_core.errors.UsageError` (one line per problem) before anything is written when a
+    name is unusable.
     """
     from cookiecutter.exceptions import CookiecutterException, FailedHookException, OutputDirExistsException
     from cookiecutter.main import cookiecutter
@@ -198,9 +187,8 @@ def generate_method_plugin(
     if target.exists():
         problems.append(f"{target} already exists; choose another --output-dir or method name")
     if problems:
-        raise ValueError("\n".join(problems))
-    previous = os.environ.get(CHECKED_ENV)
-    os.environ[CHECKED_ENV] = checked_token(names, tasks)
+        raise UsageError("\n".join(problems))
+    context[CHECKED_KEY] = checked_token(names, tasks)
     # Cookiecutter logs a failed hook with a traceback; the hook has already printed the reason.
     quiet = logging.NullHandler()
     cookiecutter_log = logging.getLogger("cookiecutter")
@@ -208,62 +196,11 @@ def generate_method_plugin(
     try:
         project = cookiecutter(str(template_dir()), no_input=no_input, extra_context=context, output_dir=str(output_dir))
     except FailedHookException:  # names changed at the prompt
-        raise ValueError("the template refused the answers given at the prompt (reason above); nothing was written") from None
+        raise UsageError("the template refused the answers given at the prompt (reason above); nothing was written") from None
     except OutputDirExistsException as exc:
-        raise ValueError(f"{exc}; choose another --output-dir or name") from None
+        raise UsageError(f"{exc}; choose another --output-dir or name") from None
     except CookiecutterException as exc:
-        raise ValueError(f"the template failed: {exc}") from None
+        raise UsageError(f"the template failed: {exc}") from None
     finally:
         cookiecutter_log.removeHandler(quiet)
-        if previous is None:
-            os.environ.pop(CHECKED_ENV, None)
-        else:
-            os.environ[CHECKED_ENV] = previous
     return Path(project)
-
-
-@click.group("new")
-def new_group() -> None:
-    """Start a new plugin from a template."""
-
-
-@new_group.command("method")
-@click.argument("name")
-@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Folder in which the plugin folder rsmif-NAME is created.")
-@click.option("--no-input", is_flag=True, help="Do not prompt; use the defaults and the options given.")
-@click.option("--description", help="One-line description of the method.")
-@click.option("--author", "author_name", help="Author name.")
-@click.option("--email", "author_email", help="Author e-mail.")
-@click.option("--github-username", help="GitHub user or organisation (project URLs).")
-@click.option("--license", "license_", type=click.Choice(LICENSES), help="License of the plugin.")
-@click.option("--tasks", help=f"Comma-separated tasks the method supports (default: all of {', '.join(TASKS)}).")
-@click.option("--loss", "default_loss", type=click.Choice(LOSS_CHOICES),
-              help="Loss of the example configs: 'own' (registered by the plugin) or a built-in.")
-def new_method(
-    name: str,
-    output_dir: Path,
-    no_input: bool,
-    license_: str | None,
-    **context: str | None,
-) -> None:
-    """Generate an installable method plugin NAME (model, loss, configs, tests, README, CI)."""
-    from rsmif_core.cli import fail
-
-    extra = {k: v for k, v in context.items() if v is not None}
-    if license_ is not None:
-        extra["license"] = license_
-    try:
-        project = generate_method_plugin(name, output_dir, no_input=no_input, extra_context=extra)
-    except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc).replace("\n", "\n  "))
-        return
-    click.echo(f"created {project}")
-    click.echo("next:")
-    click.echo(f"  pip install -e {project}")
-    click.echo(f"  pytest {project / 'tests'}")
-    samples = [project / "configs" / f"{task}-sample.yaml" for task in TASKS]
-    for config in samples:
-        if config.is_file():
-            click.echo(f"  rsmif run {config}")
-            break

@@ -9,9 +9,6 @@ Call :func:`check_model_contract` from a plugin's tests, once per :data:`TASK_CA
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,32 +170,28 @@ def train_briefly(
     return losses[0], losses[-1]
 
 
-def _normalise_distribution(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def check_plugin_discovery(distribution: str, **registered: Iterable[str]) -> dict[str, Any]:
     """The installed ``distribution`` is found through its ``rsmif`` entry point.
 
-    Runs the real ``rsmif plugins --json`` command in-process and checks that a plugin of that
-    distribution is listed, loaded without error, and registered the given names, e.g.
-    ``check_plugin_discovery("rsmif-mynet", models=["mynet"], losses=["mynet_loss"])``.
-    Returns that plugin's JSON entry. Unlike importing the module, this fails when the entry point
-    in pyproject.toml is missing or wrong.
+    Loads the plugins afresh, as ``rsmif plugins`` does, and checks that a plugin of that distribution is
+    listed, loaded without error, and registered the given names, e.g.
+    ``check_plugin_discovery("rsmif-mynet", models=["mynet"], losses=["mynet_loss"])``. Returns that
+    plugin's description (as ``rsmif plugins --json`` prints it). Unlike importing the module, this fails
+    when the entry point in pyproject.toml is missing or wrong.
     """
-    from click.testing import CliRunner
-
-    from rsmif_core.cli import cli
-    from rsmif_core.registry import KINDS
+    from rsmif_core.plugins.manager import normalise_distribution, plugin_infos, reset_plugins
+    from rsmif_core.plugins.registry import KINDS
 
     unknown = set(registered) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
-    result = CliRunner().invoke(cli, ["plugins", "--json"])
-    assert result.exit_code == 0, f"'rsmif plugins --json' exited with {result.exit_code}: {result.output}"
-    listed = json.loads(result.stdout)
-    wanted = _normalise_distribution(distribution)
-    mine = [p for p in listed if _normalise_distribution(p["distribution"]) == wanted]
+    reset_plugins()
+    try:
+        listed = [info.as_dict() for info in plugin_infos()]
+    finally:
+        reset_plugins()
+    wanted = normalise_distribution(distribution)
+    mine = [p for p in listed if normalise_distribution(p["distribution"]) == wanted]
     assert mine, (
         f"no plugin of distribution {distribution!r} is listed (found: {sorted({p['distribution'] for p in listed})}); "
         "is it installed (pip install -e .) with a [project.entry-points.rsmif] entry?"
@@ -216,9 +209,11 @@ def find_shared(start: str | Path) -> Path | None:
     """The project's read-only reference folder for tests and benchmarks: ``$RSMIF_SHARED`` if set, else the
     first ``shared/`` beside ``start`` or one of its parents (a checkout's ``../shared``). ``None`` when there
     is none: tests that need it skip, and nothing installed ever needs it."""
-    env = os.environ.get("RSMIF_SHARED")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
+    from rsmif_core.config.environment import read_environment
+
+    override = read_environment().shared
+    if override is not None:
+        return override if override.is_dir() else None
     for folder in Path(start).resolve().parents:
         candidate = folder / "shared"
         if (candidate / "reference").is_dir():

@@ -6,18 +6,21 @@ A :class:`Batch` is what every model receives, a :class:`FusionOutput` what it r
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
+from rsmif_core.errors import UsageError
+
 TASKS: tuple[str, ...] = ("pansharpening", "hyperspectral", "sar-optical", "ms-hs")
 
 
-class BatchError(ValueError):
+class BatchError(UsageError):
     """A batch whose tensors do not fit together."""
 
 
@@ -27,14 +30,15 @@ class BatchMeta:
 
     task: str = "pansharpening"
     sensor: str = "none"
-    ratio: int = 4
+    ratio: int | None = None  # None: taken from the shapes of pan and ms
     max_value: float = 1.0
     ids: list[str] = field(default_factory=list)
     mtf_gains: tuple[float, ...] | None = None  # per-band Nyquist gains when the data records them (else: the sensor's)
 
 
-def _shape(t: Tensor) -> str:
-    return "×".join(str(s) for s in t.shape)
+def shape_text(shape: Tensor | Iterable[int]) -> str:
+    """``2×8×64×64``: a shape (or a tensor's) as messages print it."""
+    return "×".join(str(s) for s in (shape.shape if isinstance(shape, Tensor) else shape))
 
 
 @dataclass
@@ -65,7 +69,7 @@ class Batch:
             if not isinstance(t, Tensor):
                 raise BatchError(f"Batch.{name}: expected a torch.Tensor, found {type(t).__name__}")
             if t.ndim != 4:
-                raise BatchError(f"Batch.{name}: expected 4 dimensions B×C×H×W, found shape {_shape(t)}")
+                raise BatchError(f"Batch.{name}: expected 4 dimensions B×C×H×W, found shape {shape_text(t)}")
         pan, ms, lms = self.pan, self.ms, self.lms
         batch = pan.shape[0]
         for name, t in named.items():
@@ -73,19 +77,25 @@ class Batch:
                 raise BatchError(f"Batch.{name}: batch size {t.shape[0]} differs from pan's {batch}")
         if lms.shape[-2:] != pan.shape[-2:]:
             raise BatchError(
-                f"Batch.lms: expected the guide grid {pan.shape[-2]}×{pan.shape[-1]} of pan, found {_shape(lms)}"
+                f"Batch.lms: expected the guide grid {pan.shape[-2]}×{pan.shape[-1]} of pan, found {shape_text(lms)}"
             )
         if ms.shape[1] != lms.shape[1]:
-            raise BatchError(f"Batch.ms: expected {lms.shape[1]} bands like lms, found shape {_shape(ms)}")
+            raise BatchError(f"Batch.ms: expected {lms.shape[1]} bands like lms, found shape {shape_text(ms)}")
+        if self.meta.ratio is None:
+            ratios = {pan.shape[-2] / ms.shape[-2], pan.shape[-1] / ms.shape[-1]}
+            if len(ratios) != 1 or not float(next(iter(ratios))).is_integer():
+                raise BatchError(f"Batch.ms: pan {pan.shape[-2]}×{pan.shape[-1]} is not the same integer multiple of "
+                                 f"ms {shape_text(ms)} along both axes (or give meta.ratio)")
+            self.meta.ratio = int(next(iter(ratios)))
         ratio = self.meta.ratio
         expected = (pan.shape[-2] // ratio, pan.shape[-1] // ratio)
         if pan.shape[-2] % ratio or pan.shape[-1] % ratio or tuple(ms.shape[-2:]) != expected:
             raise BatchError(
                 f"Batch.ms: expected {expected[0]}×{expected[1]} pixels (pan {pan.shape[-2]}×{pan.shape[-1]} "
-                f"divided by ratio {ratio}), found shape {_shape(ms)}"
+                f"divided by ratio {ratio}), found shape {shape_text(ms)}"
             )
         if self.gt is not None and self.gt.shape != lms.shape:
-            raise BatchError(f"Batch.gt: expected the shape of lms {_shape(lms)}, found {_shape(self.gt)}")
+            raise BatchError(f"Batch.gt: expected the shape of lms {shape_text(lms)}, found {shape_text(self.gt)}")
 
     @property
     def spectral_bands(self) -> int:
@@ -179,19 +189,43 @@ class LossOutput:
     terms: dict[str, Tensor] = field(default_factory=dict)
 
 
+_DATA_ARGUMENTS = ("self", "spectral_bands", "guide_bands", "ratio")
+
+
 class FusionModel(nn.Module):
     """Base class of every fusion network.
 
-    Subclasses take ``(spectral_bands, guide_bands, ratio, **hyper)`` and implement ``forward(batch)``.
-    Methods re-implemented from published code list the authors' keys they create but never use in
-    ``authors_unused_keys`` (regular expressions) and any renames in ``authors_key_renames``.
+    A subclass is built as ``Model(spectral_bands, guide_bands, ratio, *, <keyword hyperparameters>)``, each
+    hyperparameter an explicit keyword parameter with its default (never ``**kwargs``: a misspelt
+    ``model.args`` key must be an error), and implements ``forward(batch) -> FusionOutput``.
+    ``arguments`` holds the hyperparameters it was built with, defaults included, so that saved weights
+    can rebuild exactly this model (``speed_arguments`` names those of them that only change speed or memory,
+    so weights load whatever their value). ``tasks`` lists the tasks it supports (a config pairing it with another
+    task is refused). Methods re-implemented from published code list the authors' keys they create but
+    never use in ``authors_unused_keys`` (regular expressions) and any renames in ``authors_key_renames``.
     """
 
     tasks: ClassVar[tuple[str, ...]] = TASKS
+    speed_arguments: ClassVar[tuple[str, ...]] = ()  # arguments that change only speed or memory, not results
     authors_unused_keys: ClassVar[tuple[str, ...]] = ()
     authors_key_renames: ClassVar[dict[str, str]] = {}
+    arguments: dict[str, Any]
 
-    def __init__(self, spectral_bands: int, guide_bands: int, ratio: int, **hyper: Any) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Recorded here, not in each subclass's __init__, so every model knows its own arguments without
+        # boilerplate. Binding fails only for a call __init__ itself rejects (or copy/unpickling, which call
+        # __new__ without arguments and restore the attribute).
+        model = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(model, *args, **kwargs)
+        except TypeError:
+            model.__dict__["arguments"] = {}
+            return model
+        bound.apply_defaults()
+        model.__dict__["arguments"] = {k: v for k, v in bound.arguments.items() if k not in _DATA_ARGUMENTS}
+        return model
+
+    def __init__(self, spectral_bands: int, guide_bands: int, ratio: int) -> None:
         super().__init__()
         for name, value in (("spectral_bands", spectral_bands), ("guide_bands", guide_bands), ("ratio", ratio)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -199,7 +233,6 @@ class FusionModel(nn.Module):
         self.spectral_bands = spectral_bands
         self.guide_bands = guide_bands
         self.ratio = ratio
-        self.hyper = dict(hyper)
 
     def forward(self, batch: Batch) -> FusionOutput:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -231,7 +264,23 @@ def unwrap_authors_checkpoint(obj: Any) -> dict[str, Tensor]:
     return dict(obj)
 
 
-def check_task(task: str, supported: Iterable[str] = TASKS) -> str:
-    if task not in supported:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(supported)}")
-    return task
+@runtime_checkable
+class FusionDataset(Protocol):
+    """What a registered dataset gives the core: items it can index and what they are.
+
+    Items are dicts with ``pan``, ``ms``, ``lms`` (C×H×W float tensors scaled to [0, 1]), ``gt`` (or None),
+    ``id`` and the :class:`BatchMeta` fields (``task``, ``sensor``, ``ratio``, ``max_value``, ``mtf_gains``);
+    anything else an item carries (``crs``, ``transform``) travels beside the batch to the exporters.
+    """
+
+    task: str
+    sensor: str
+    spectral_bands: int
+    guide_bands: int
+    ratio: int
+    max_value: float
+    has_reference: bool
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> dict[str, Any]: ...

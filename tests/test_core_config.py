@@ -82,12 +82,14 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_missing_data_file(tmp_path: Path) -> None:
     from rsmif_core.config.load import _check_args
+    from rsmif_core.plugins.registry import Entry
 
     def reader(path: str, split: str = "train") -> None: ...
 
+    entry = Entry("datasets", "reader", reader, "tests", "tests", "0")
     with pytest.raises(ConfigError, match=r"data\.train\.args\.path: found '.*missing\.h5'; expected an existing file"):
-        _check_args("run.yaml", "data.train.args", reader, {"path": str(tmp_path / "missing.h5")})
-    _check_args("run.yaml", "data.train.args", reader, {"path": str(tmp_path / "missing.h5")}, check_paths=False)
+        _check_args("run.yaml", "data.train.args", entry, {"path": str(tmp_path / "missing.h5")})
+    _check_args("run.yaml", "data.train.args", entry, {"path": str(tmp_path / "missing.h5")}, check_paths=False)
 
 
 def test_invalid_yaml(tmp_path: Path) -> None:

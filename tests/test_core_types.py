@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rsmif_core
-from rsmif_core import Batch, BatchError, FusionOutput
+from rsmif_core import Batch, BatchError, BatchMeta, FusionOutput
 from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch, train_briefly
 
 
@@ -21,7 +21,8 @@ def test_minimal_batch_is_valid() -> None:
     ("kwargs", "message"),
     [
         ({"lms": torch.rand(2, 8, 8, 8)}, r"Batch\.lms: expected the guide grid 16×16"),
-        ({"ms": torch.rand(2, 8, 8, 8)}, r"Batch\.ms: expected 4×4 pixels .* ratio 4"),
+        ({"ms": torch.rand(2, 8, 5, 5)}, r"Batch\.ms: pan 16×16 is not the same integer multiple of ms 2×8×5×5"),
+        ({"ms": torch.rand(2, 8, 8, 4)}, r"Batch\.ms: pan 16×16 is not the same integer multiple"),
         ({"ms": torch.rand(2, 4, 4, 4)}, r"Batch\.ms: expected 8 bands"),
         ({"gt": torch.rand(2, 4, 16, 16)}, r"Batch\.gt: expected the shape of lms"),
         ({"pan": torch.rand(16, 16)}, r"Batch\.pan: expected 4 dimensions"),
@@ -33,6 +34,14 @@ def test_batch_says_which_tensor_is_wrong(kwargs: dict, message: str) -> None:
     fields.update(kwargs)
     with pytest.raises(BatchError, match=message):
         Batch(**fields)
+
+
+def test_ratio_comes_from_the_shapes_unless_given() -> None:
+    pan, lms = torch.rand(1, 1, 16, 16), torch.rand(1, 4, 16, 16)
+    assert Batch(pan=pan, ms=torch.rand(1, 4, 8, 8), lms=lms).meta.ratio == 2
+    assert Batch(pan=pan, ms=torch.rand(1, 4, 16, 16), lms=lms).meta.ratio == 1
+    with pytest.raises(BatchError, match=r"Batch\.ms: expected 4×4 pixels \(pan 16×16 divided by ratio 4\)"):
+        Batch(pan=pan, ms=torch.rand(1, 4, 8, 8), lms=lms, meta=BatchMeta(ratio=4))
 
 
 def test_ratio_one_batch_for_sar_optical() -> None:

@@ -76,8 +76,8 @@ class KitMAE(Metric):
     higher_is_better = False
 
     def __init__(self, sensor: str | None = None, border: int = 0, clip: bool = False, block_size: int = 32,
-                 protocol: str = "toolbox", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 protocol: str = "toolbox", kernels: str = "numba", sync_on_compute: bool = True) -> None:
+        super().__init__(sync_on_compute=sync_on_compute)
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, fused: Tensor, batch: Batch) -> None:
@@ -95,8 +95,8 @@ class KitSpectralGap(Metric):
     higher_is_better = False
 
     def __init__(self, sensor: str | None = None, border: int = 0, clip: bool = False, block_size: int = 32,
-                 protocol: str = "toolbox", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 protocol: str = "toolbox", kernels: str = "numba", sync_on_compute: bool = True) -> None:
+        super().__init__(sync_on_compute=sync_on_compute)
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, fused: Tensor, batch: Batch) -> None:
@@ -177,12 +177,11 @@ def kit_env(root: Path) -> dict[str, str]:
 
 def _load_kit(mp: pytest.MonkeyPatch, root: Path) -> None:
     """Put the kit's dist-info (and the tests folder, its module) on sys.path and load only that plugin."""
-    from rsmif_core.plugins.manager import reset_plugins
+    from rsmif_core.plugins.manager import PluginSelection, reset_plugins
 
     mp.syspath_prepend(str(root))
     mp.syspath_prepend(str(TESTS_DIR))
-    mp.setenv("RSMIF_LOAD_PLUGINS", "rsmif-trainkit")
-    reset_plugins()
+    reset_plugins(PluginSelection(only=frozenset({"rsmif-trainkit"})))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from test_train_kit import kit, kit_config, write_config  # noqa: F401  (kit is 
 
 from rsmif_core.cli import cli
 from rsmif_core.config import load_config
-from rsmif_core.weights import load_weights
+from rsmif_core.models.weights import load_weights
 
 
 def run(args: list[str]) -> tuple[int, str]:
@@ -51,8 +51,11 @@ def test_run_trains_validates_checkpoints_and_logs(kit: Path, tmp_path: Path) ->
     state, meta = load_weights(run_dir / "model.safetensors")
     assert meta["model"] == "pnn" and meta["spectral_bands"] == 4 and meta["guide_bands"] == 1 and meta["ratio"] == 4
     assert meta["step"] == 6 and state["body.0.weight"].shape == (8, 5, 9, 9)
-    # the resolved config is saved and loads back as the same run
-    assert load_config(run_dir / "config.yaml").model_dump() == load_config(tmp_path / "cfg.yaml").model_dump()
+    # the resolved config is saved and loads back as the same run, the model's arguments completed by their defaults
+    saved, given = load_config(run_dir / "config.yaml").model_dump(), load_config(tmp_path / "cfg.yaml").model_dump()
+    assert saved["model"]["args"] == {"channels": [8, 8], "residual": True} and given["model"]["args"] == {"channels": [8, 8]}
+    assert {**saved, "model": None} == {**given, "model": None}
+    assert meta["arguments"] == {"channels": [8, 8], "residual": True}
 
     # keep_last=2 step checkpoints plus best/, nothing half-written left behind
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir())

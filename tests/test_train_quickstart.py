@@ -11,14 +11,14 @@ from click.testing import CliRunner
 
 from rsmif_core.cli import cli
 from rsmif_core.config import load_config
-from rsmif_core.plugins.manager import registry
+from rsmif_core.plugins.manager import PluginSelection, registry, reset_plugins
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
 
 
 @pytest.fixture
-def builtins_only(monkeypatch: pytest.MonkeyPatch, fresh_plugins: None) -> None:
-    monkeypatch.setenv("RSMIF_LOAD_PLUGINS", "")
+def builtins_only(fresh_plugins: None) -> None:
+    reset_plugins(PluginSelection(only=frozenset()))
 
 
 def test_quickstart_config_is_valid(builtins_only: None) -> None:
@@ -46,3 +46,17 @@ def test_quickstart_trains_then_prints_rr_and_fr_tables(builtins_only: None, tmp
     assert metrics["best_metric"] == "psnr" and metrics["best_mode"] == "max"  # psnr: higher is better
     rows = list(csv.DictReader((run_dir / "test_fr" / "per_image.csv").open()))
     assert len(rows) == 3 and all(0.0 <= float(r["hqnr"]) <= 1.0 for r in rows)
+
+
+@pytest.mark.parametrize("model", ["pnn", "ramsf", "cf2n", "mmapp", "rsanet"])
+def test_a_misspelt_model_argument_stops_the_run_before_any_work(model: str, fresh_plugins: None,
+                                                                 tmp_path: Path) -> None:
+    if model not in registry().names("models"):
+        pytest.skip(f"{model} is not installed")
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(QUICKSTART), f"model.name={model}", "model.args.no_such_arg=1",
+                                      f"trainer.output_dir={run_dir}"])
+    assert result.exit_code == 2, result.output
+    assert f"model.args.no_such_arg: found 1; expected an argument of model {model!r}" in result.output
+    assert "It accepts:" in result.output and "Traceback" not in result.output
+    assert not run_dir.exists()

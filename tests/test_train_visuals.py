@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rsmif_core.training.visuals import composite, error_map, feature_grid, rgb_bands, stretch_limits
+from rsmif_core.ops.visuals import composite, error_map, feature_grid, rgb_bands, stretch_limits
 
 
 def test_band_choice_per_sensor_and_fallbacks() -> None:

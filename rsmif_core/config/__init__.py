@@ -9,6 +9,7 @@ from rsmif_core.config.schema import (
     ModelSection,
     OptimSection,
     RunConfig,
+    RuntimeSection,
     ScheduleSection,
     TrainerSection,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "ModelSection",
     "OptimSection",
     "RunConfig",
+    "RuntimeSection",
     "ScheduleSection",
     "TrainerSection",
     "load_config",

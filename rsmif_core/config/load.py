@@ -6,7 +6,6 @@ what was expected, raised before any work starts.
 
 from __future__ import annotations
 
-import inspect
 import types
 import typing
 from collections.abc import Sequence
@@ -17,7 +16,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rsmif_core.config.schema import RunConfig
-from rsmif_core.registry import RegistryError
+from rsmif_core.errors import UsageError
+from rsmif_core.plugins.factory import DATA_DERIVED, accepted_arguments
+from rsmif_core.plugins.registry import SINGULAR, Entry, RegistryError, did_you_mean
 
 _HYDRA_QUIET = [
     "hydra.output_subdir=null",
@@ -25,12 +26,10 @@ _HYDRA_QUIET = [
     "hydra/job_logging=disabled",
     "hydra/hydra_logging=disabled",
 ]
-# Constructor arguments that come from the data, never from the config.
-DATA_DERIVED_ARGS = ("spectral_bands", "guide_bands", "ratio")
 PATH_ARG_NAMES = ("path", "root", "file")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A run configuration that cannot be used; the message says where and what was expected."""
 
     def __init__(self, source: str, key: str, found: Any, expected: str) -> None:
@@ -53,13 +52,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _has_key(tree: Any, dotted: str) -> bool:
+_MISSING = object()
+
+
+def dotted_get(tree: Any, dotted: str, default: Any = None) -> Any:
+    """``tree["a"]["b"]`` for ``"a.b"``; ``default`` when a part is missing."""
     node = tree
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            return False
+            return default
         node = node[part]
-    return True
+    return node
 
 
 def _apply_overrides(source: str, tree: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def _apply_overrides(source: str, tree: dict[str, Any], overrides: Sequence[str]
             raise ConfigError(source, item, item, "an override of the form key=value")
         plain = key.lstrip("+~")
         # New keys (e.g. model.args.x) need Hydra's '+'; users should not have to know that.
-        prepared.append(item if key != plain or _has_key(tree, plain) else "+" + item)
+        prepared.append(item if key != plain or dotted_get(tree, plain, _MISSING) is not _MISSING else "+" + item)
     try:
         job = launch(OmegaConf.create(tree), lambda cfg: cfg, overrides=prepared + _HYDRA_QUIET, version_base="1.3")
         composed = OmegaConf.to_container(job.return_value, resolve=True)
@@ -119,50 +122,62 @@ def _pydantic_error(source: str, exc: ValidationError) -> ConfigError:
     return ConfigError(source, key, err.get("input"), err["msg"].replace("Input should be", "a value that is").lower())
 
 
-def _check_name(source: str, key: str, kind: str, name: str) -> Any:
+def _check_name(source: str, key: str, kind: str, name: str) -> Entry:
     from rsmif_core.plugins.manager import registry
 
     try:
         return registry().get(kind, name)
     except RegistryError as exc:
         detail = str(exc).split(". ", 1)[-1]
-        raise ConfigError(source, key, name, f"a registered {kind.removesuffix('s').replace('losse', 'loss')} name. {detail}") from None
+        raise ConfigError(source, key, name, f"a registered {SINGULAR[kind]} name. {detail}") from None
 
 
-def _check_args(
-    source: str, key: str, factory: Any, args: dict[str, Any], derived: Sequence[str] = (), check_paths: bool = True
-) -> None:
-    for name in derived:
-        if name in args:
-            raise ConfigError(source, f"{key}.{name}", args[name], "nothing: it is taken from the data")
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return
-    params = {n: p for n, p in sig.parameters.items() if n != "self"}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL and n not in derived]
+def _check_args(source: str, key: str, entry: Entry, args: dict[str, Any], derived: Sequence[str] = (),
+                check_paths: bool = True) -> None:
+    """Every key of ``args`` is an argument of the registered factory (did-you-mean otherwise); paths exist."""
+    what = f"{SINGULAR[entry.kind]} {entry.name!r}"
     for name in args:
-        if name not in allowed:
-            raise ConfigError(source, f"{key}.{name}", args[name], f"an argument of {factory.__name__}: {', '.join(allowed) or 'none'}")
+        if name in derived:
+            raise ConfigError(source, f"{key}.{name}", args[name], "nothing: it is taken from the data")
+    accepted = accepted_arguments(entry.factory, derived)
+    if accepted is not None:
+        for name in args:
+            if name not in accepted:
+                raise ConfigError(source, f"{key}.{name}", args[name],
+                                  f"an argument of {what}.{did_you_mean(name, accepted)} "
+                                  f"It accepts: {', '.join(accepted) or 'no arguments'}")
     for name, value in args.items():
         looks_like_path = name in PATH_ARG_NAMES or name.endswith(("_path", "_file", "_dir"))
         if check_paths and looks_like_path and isinstance(value, str) and value and not Path(value).exists():
             raise ConfigError(source, f"{key}.{name}", value, "an existing file or folder")
 
 
+def _dataset_task(entry: Entry, args: dict[str, Any]) -> str | None:
+    """The task a dataset section feeds: its ``task`` argument, or the one task its dataset serves."""
+    task = args.get("task")
+    if isinstance(task, str):
+        return task
+    return entry.tasks[0] if len(entry.tasks) == 1 else None
+
+
 def validate_registered(cfg: RunConfig, source: str, check_paths: bool = True) -> None:
-    """Check every registered name, constructor argument and path in the config."""
-    entry = _check_name(source, "model.name", "models", cfg.model.name)
-    _check_args(source, "model.args", entry.factory, cfg.model.args, DATA_DERIVED_ARGS)
+    """Check every registered name, constructor argument and path in the config, and that the model supports
+    the task of its data."""
+    model = _check_name(source, "model.name", "models", cfg.model.name)
+    _check_args(source, "model.args", model, cfg.model.args, DATA_DERIVED)
     for split in ("train", "val", "test", "test_fr"):
         section = getattr(cfg.data, split)
-        if section is not None:
-            entry = _check_name(source, f"data.{split}.name", "datasets", section.name)
-            _check_args(source, f"data.{split}.args", entry.factory, section.args, check_paths=check_paths)
-    entry = _check_name(source, "loss.name", "losses", cfg.loss.name)
-    _check_args(source, "loss.args", entry.factory, cfg.loss.args)
+        if section is None:
+            continue
+        dataset = _check_name(source, f"data.{split}.name", "datasets", section.name)
+        _check_args(source, f"data.{split}.args", dataset, section.args, check_paths=check_paths)
+        task = _dataset_task(dataset, section.args)
+        if task is not None and model.tasks and task not in model.tasks:
+            raise ConfigError(source, "model.name", cfg.model.name,
+                              f"a model for the task {task!r} of data.{split}; {cfg.model.name!r} supports "
+                              f"{', '.join(model.tasks)}")
+    loss = _check_name(source, "loss.name", "losses", cfg.loss.name)
+    _check_args(source, "loss.args", loss, cfg.loss.args)
     for group in ("rr_metrics", "fr_metrics", "val_metrics"):
         for i, metric in enumerate(getattr(cfg.eval, group)):
             _check_name(source, f"eval.{group}[{i}]", "metrics", metric)

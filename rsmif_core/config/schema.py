@@ -109,6 +109,14 @@ class EvalSection(Section):
     batch_size: PositiveInt = 1  # rsmif test: images per forward; 1 = one image at a time (the papers' protocol)
 
 
+class RuntimeSection(Section):
+    """How a run uses the machine. None of these changes a result beyond float rounding."""
+
+    threads: PositiveInt | None = None  # CPU threads for torch and the metric kernels; None: torch's default
+    metric_kernels: Literal["numba", "torch"] = "numba"  # numba: fused kernels for CPU tensors; torch: batched ops
+    compile: bool = False  # run the model through torch.compile where a compiler is available
+
+
 class RunConfig(Section):
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection = Field(default_factory=DataSection)
@@ -117,3 +125,4 @@ class RunConfig(Section):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     trainer: TrainerSection = Field(default_factory=TrainerSection)
     eval: EvalSection = Field(default_factory=EvalSection)
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection)

@@ -6,8 +6,10 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
+from rsmif_core.errors import UsageError
 
-class DataError(ValueError):
+
+class DataError(UsageError):
     """A data file or folder that cannot be read as asked; the message names the file and the problem."""
 
     def __init__(self, path: str | Path | None, problem: str) -> None:

@@ -33,7 +33,7 @@ from rsmif_core.data.augment import (
 )
 from rsmif_core.data.errors import DataError, did_you_mean
 from rsmif_core.data.h5map import MappedDatasets
-from rsmif_core.types import StackedItems
+from rsmif_core.types import StackedItems, shape_text
 
 # How many items (spread evenly over the file, first and last included) are checked for NaN and
 # negative values at creation: checking all of a 6 GB training file would take minutes.
@@ -78,10 +78,6 @@ def missing_key_error(path: Path, f: h5py.File, wanted: str, role: str, claimed:
         f"missing key {wanted!r} ({role}){did_you_mean(wanted, unclaimed)}; the file holds keys: "
         f"{', '.join(repr(k) for k in keys) or 'none'}",
     )
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(s) for s in shape)
 
 
 def channels_last(shapes: Mapping[str, tuple[int, ...]]) -> bool:
@@ -207,10 +203,10 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         for role, shape in shapes.items():
             key = keys[role]
             if len(shape) != 4:
-                raise DataError(path, f"key {key!r} has shape {_shape(shape)}; expected 4 dimensions N×C×H×W")
+                raise DataError(path, f"key {key!r} has shape {shape_text(shape)}; expected 4 dimensions N×C×H×W")
         pan_shape = shapes["pan"]
         if channels_last(shapes):
-            listing = ", ".join(f"{keys[r]!r} {_shape(s)}" for r, s in shapes.items())
+            listing = ", ".join(f"{keys[r]!r} {shape_text(s)}" for r, s in shapes.items())
             raise DataError(
                 path,
                 f"the arrays look like N×H×W×C (channels last): {listing}; {self.collection} files are "
@@ -236,16 +232,16 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             if role in shapes and shapes[role][2:] != high:
                 raise DataError(
                     path,
-                    f"key {keys[role]!r} is {_shape(shapes[role][2:])} pixels but {keys['pan']!r} is "
-                    f"{_shape(high)}; they must share the guide grid",
+                    f"key {keys[role]!r} is {shape_text(shapes[role][2:])} pixels but {keys['pan']!r} is "
+                    f"{shape_text(high)}; they must share the guide grid",
                 )
         low = shapes["ms"][2:]
         found = self._ratio_from_shapes(high, low)
         if ratio is not None and int(ratio) != found:
             raise DataError(
                 path,
-                f"ratio {ratio} does not match the shapes: {keys['pan']!r} {_shape(high)} / {keys['ms']!r} "
-                f"{_shape(low)} gives ratio {found}",
+                f"ratio {ratio} does not match the shapes: {keys['pan']!r} {shape_text(high)} / {keys['ms']!r} "
+                f"{shape_text(low)} gives ratio {found}",
             )
         layout = H5Layout(keys, count, bands, pan_shape[1], (high[0], high[1]), (low[0], low[1]), found)
         if check_values:
@@ -257,7 +253,7 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         if ry != rx or ry != int(ry) or ry < 1:
             raise DataError(
                 self.path,
-                f"the guide grid {_shape(high)} is not an integer multiple of the spectral grid {_shape(low)} "
+                f"the guide grid {shape_text(high)} is not an integer multiple of the spectral grid {shape_text(low)} "
                 f"(ratios {ry:g} and {rx:g})",
             )
         return int(ry)

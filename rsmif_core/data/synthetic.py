@@ -11,19 +11,10 @@ and the cloudy S2 is the clear one under a smooth, partly opaque cloud field wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 # Sentinel-2 band centres (nm), L1C order B1 … B12 incl. B8A and B10.
 S2_WAVELENGTHS = (443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1375, 1610, 2190)
-
-
-@dataclass(frozen=True)
-class SyntheticSpec:
-    bands: int
-    wavelengths: tuple[float, ...]
-    guide: str  # "pan" or "rgb"
 
 
 def band_wavelengths(bands: int, lo: float = 400.0, hi: float = 1000.0) -> tuple[float, ...]:

@@ -90,12 +90,6 @@ def reduce_resolution(
     }
 
 
-def full_resolution(pan: np.ndarray, ms: np.ndarray, ratio: int) -> dict[str, np.ndarray]:
-    """The scene at its own scale (no reference): ``lms`` is the MS upsampled with the 23-tap interpolator."""
-    ms = np.asarray(ms, dtype=np.float64)
-    return {"ms": ms, "lms": upsample_lms(ms, ratio), "pan": np.asarray(pan, dtype=np.float64)}
-
-
 def full_resolution_tiles(pan: np.ndarray, ms: np.ndarray, ratio: int, size: int, rows: tuple[int, int]
                           ) -> dict[str, np.ndarray]:
     """Full-resolution test tiles (guide ``size``, guide ``rows``), each tile's ``lms`` interpolated from that

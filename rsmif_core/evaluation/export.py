@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import Tensor
+
+from rsmif_core.evaluation.runner import ItemBatch
+from rsmif_core.io import atomic_write
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -18,18 +20,6 @@ def safe_name(image_id: str) -> str:
     """A file name from a sample id (ids may hold paths or odd characters)."""
     name = _UNSAFE.sub("_", str(image_id)).strip("._")
     return name or "image"
-
-
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_mat(path: Path, fused: Tensor, max_value: float, info: dict[str, Any]) -> None:
@@ -47,7 +37,7 @@ def save_mat(path: Path, fused: Tensor, max_value: float, info: dict[str, Any]) 
         "scale": "sr = raw / max_value; multiply by max_value for the sensor's digital numbers",
         **{k: v for k, v in info.items() if isinstance(v, (str, int, float))},
     }
-    _atomic(path, lambda tmp: savemat(tmp, payload, do_compression=True))
+    atomic_write(path, lambda tmp: savemat(tmp, payload, do_compression=True))
 
 
 def to_radiometric(fused: Tensor, max_value: float, input_min: float) -> np.ndarray:
@@ -82,8 +72,27 @@ def save_geotiff(path: Path, fused: Tensor, max_value: float, input_min: float, 
     if transform is not None:
         profile["transform"] = transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
 
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(data)
 
-    _atomic(path, write)
+    atomic_write(path, write)
+
+
+def image_exporter(save: str, folder: Path) -> Callable[[Tensor, ItemBatch, int], None]:
+    """An ``on_batch`` callback for :func:`rsmif_core.evaluation.runner.evaluate` writing every fused image
+    of the batch into ``folder`` as ``.mat`` (``save="mat"``) or GeoTIFF (``save="tif"``), named by its id."""
+
+    def write(fused: Tensor, local: ItemBatch, index: int) -> None:
+        batch = local.batch
+        for i, image_id in enumerate(batch.meta.ids):
+            extras = local.extras[i]
+            name = safe_name(image_id)
+            if save == "mat":
+                info = {"id": image_id, "sensor": batch.meta.sensor, "task": batch.meta.task, "ratio": batch.meta.ratio}
+                save_mat(folder / f"{name}.mat", fused[i], batch.meta.max_value, info)
+            else:
+                save_geotiff(folder / f"{name}.tif", fused[i], batch.meta.max_value, float(batch.lms[i].min()),
+                             crs=extras.get("crs"), transform=extras.get("transform"))
+
+    return write

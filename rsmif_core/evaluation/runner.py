@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -143,7 +143,3 @@ def summarize(values: Mapping[str, Tensor]) -> dict[str, dict[str, float]]:
             "n": int(v.numel()),
         }
     return out
-
-
-def metric_names_for(kind: str, rr: Sequence[str], fr: Sequence[str]) -> list[str]:
-    return list(rr if kind == "rr" else fr)

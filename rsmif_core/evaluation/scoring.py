@@ -9,7 +9,9 @@ import torch
 from torch import Tensor
 
 from rsmif_core.config.schema import EvalSection
-from rsmif_core.factory import create_metric
+from rsmif_core.metrics.checks import MetricInputError
+from rsmif_core.metrics.moments import Kernels
+from rsmif_core.plugins.factory import create_metric
 from rsmif_core.types import Batch
 
 
@@ -21,7 +23,8 @@ class MetricSet:
     syncing again would count every image once per process.
     """
 
-    def __init__(self, names: Sequence[str], options: EvalSection, sensor: str, has_reference: bool) -> None:
+    def __init__(self, names: Sequence[str], options: EvalSection, sensor: str, has_reference: bool,
+                 kernels: Kernels = "numba") -> None:
         self.names = list(names)
         self.metrics: dict[str, Any] = {}
         for name in self.names:
@@ -32,16 +35,14 @@ class MetricSet:
                 clip=options.clip,
                 block_size=options.block_size,
                 protocol=options.protocol,
+                kernels=kernels,
+                sync_on_compute=False,
             )
             if getattr(metric, "needs_reference", False) and not has_reference:
-                raise ValueError(
+                raise MetricInputError(
                     f"metric {name!r} needs a reference image, but the dataset has none "
                     "(use the no-reference metrics for full-resolution data)"
                 )
-            if hasattr(metric, "sync_on_compute"):
-                # torchmetrics copies the flag into ``_to_sync`` at construction; both must change.
-                metric.sync_on_compute = False
-                metric._to_sync = False
             self.metrics[name] = metric
 
     def higher_is_better(self, name: str) -> bool:

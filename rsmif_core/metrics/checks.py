@@ -7,16 +7,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from rsmif_core.errors import UsageError
+from rsmif_core.types import shape_text
+
 PROTOCOLS: tuple[str, ...] = ("toolbox", "authors")
 ClipSpec = float | Sequence[float] | None
 
 
-class MetricInputError(ValueError):
+class MetricInputError(UsageError):
     """Inputs a quality index cannot be computed on (shapes, bands, sizes, dtypes)."""
-
-
-def _shape(t: Tensor) -> str:
-    return "×".join(str(s) for s in t.shape)
 
 
 def as_image(x: object, name: str) -> Tensor:
@@ -24,11 +23,11 @@ def as_image(x: object, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise MetricInputError(f"{name}: expected a torch.Tensor B×C×H×W, found {type(x).__name__}")
     if x.ndim != 4:
-        raise MetricInputError(f"{name}: expected 4 dimensions B×C×H×W, found shape {_shape(x)}")
+        raise MetricInputError(f"{name}: expected 4 dimensions B×C×H×W, found shape {shape_text(x)}")
     if x.is_complex() or x.dtype == torch.bool:
         raise MetricInputError(f"{name}: expected real numbers, found {x.dtype}")
     if min(x.shape) == 0:
-        raise MetricInputError(f"{name}: empty tensor of shape {_shape(x)}")
+        raise MetricInputError(f"{name}: empty tensor of shape {shape_text(x)}")
     return x.to(torch.float64)
 
 
@@ -44,7 +43,7 @@ def pair(fused: object, reference: object) -> tuple[Tensor, Tensor]:
     r = as_image(reference, "reference")
     if f.shape != r.shape:
         what = "bands" if f.shape[1] != r.shape[1] else "shape"
-        raise MetricInputError(f"fused and reference differ in {what}: fused {_shape(f)}, reference {_shape(r)}")
+        raise MetricInputError(f"fused and reference differ in {what}: fused {shape_text(f)}, reference {shape_text(r)}")
     if f.device != r.device:
         raise MetricInputError(f"fused is on {f.device} but reference on {r.device}")
     return f, r

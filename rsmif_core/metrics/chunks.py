@@ -1,14 +1,13 @@
-"""Cache-sized chunks on every core: elementwise-heavy indices run faster on CPU over a few maps at a time.
+"""Cache-sized chunks: elementwise-heavy indices run faster on CPU over a few maps at a time.
 
 Each pass of a batched op over 20 × 8 × 256 × 256 float64 values streams 80 MB through memory;
 splitting the leading (image or band) axis into chunks of about :data:`CHUNK_ELEMENTS` values keeps the
-intermediates in cache and is 2-3× faster on CPU, with identical results. Chunks run over images or
-bands, never over blocks or pixels.
+intermediates in cache, with identical results. Chunks run over images or bands, never over blocks or
+pixels.
 
-The chunks are independent, so they run on a small thread pool (as many threads as torch's intra-op
-setting had) while each op runs on one intra-op thread: the ops release the GIL, and whole chunks per
-thread scale better than splitting every small op across threads (which waits for the slowest thread at
-every op). Results are identical whatever the thread count.
+Chunks of the single-threaded, GIL-releasing numba kernels run on a small thread pool (as many threads as
+torch's intra-op setting); chunks of torch ops run one after the other, each op on torch's own threads.
+Results are identical whatever the thread count.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
-
-from rsmif_core.ops.threads import single_thread
 
 CHUNK_ELEMENTS = 1 << 17
 
@@ -58,10 +55,13 @@ def _run(func: Callable[..., Tensor], parts: list[tuple[Tensor, ...]]) -> list[T
         _inside.active = False
 
 
-def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CHUNK_ELEMENTS) -> Tensor:
+def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CHUNK_ELEMENTS,
+                 pool: bool = False) -> Tensor:
     """``func(*tensors)`` evaluated on chunks of the first axis and concatenated along it.
 
     ``func`` must treat the items of the first axis independently. On GPUs one call does it all.
+    ``pool=True`` runs the chunks on the thread pool: only for functions that run on one thread and
+    release the GIL (the numba kernels), which torch ops on their own intra-op threads are not.
     """
     first = tensors[0]
     if first.is_cuda:
@@ -70,14 +70,13 @@ def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CH
     per_item = max(t[0].numel() for t in tensors if t.shape[0] == n) if n else 0
     slices = chunk_slices(n, per_item, target) if n > 1 else [slice(0, n)]
     parts = [tuple(t[s] if t.shape[0] == n else t for t in tensors) for s in slices]
-    workers = min(torch.get_num_threads(), len(parts))
-    with single_thread():
-        if workers <= 1 or getattr(_inside, "active", False):
-            results = _run(func, parts)
-        else:
-            # round-robin: chunk i goes to thread i % workers and comes back to position i
-            groups = [parts[i::workers] for i in range(workers)]
-            futures = [_executor(workers).submit(_run, func, g) for g in groups]
-            done = [f.result() for f in futures]
-            results = [done[i % workers][i // workers] for i in range(len(parts))]
+    workers = min(torch.get_num_threads(), len(parts)) if pool else 1
+    if workers <= 1 or getattr(_inside, "active", False):
+        results = _run(func, parts)
+    else:
+        # round-robin: chunk i goes to thread i % workers and comes back to position i
+        groups = [parts[i::workers] for i in range(workers)]
+        futures = [_executor(workers).submit(_run, func, g) for g in groups]
+        done = [f.result() for f in futures]
+        results = [done[i % workers][i // workers] for i in range(len(parts))]
     return results[0] if len(results) == 1 else torch.cat(results)

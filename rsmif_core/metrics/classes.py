@@ -10,8 +10,9 @@ and SSIM use ``data_range = 1`` there, as the RSMIF papers do. ``compute()`` ret
 Options every factory accepts: ``sensor=None`` (default: ``batch.meta.sensor``), ``border=0`` (toolbox
 ``dim_cut``; 21 in the 2021 benchmark), ``clip=False`` (``True``: the toolbox's ``th_values``, fused
 clipped to [0, 2^L] on the DN scale with 2^L = max_value + 1 for max_value = 2^L − 1; a number ``hi`` or
-a pair ``(lo, hi)`` on the DN scale), ``block_size=32``, ``protocol="toolbox"`` (or ``"authors"``).
-Options an index does not use are ignored.
+a pair ``(lo, hi)`` on the DN scale), ``block_size=32``, ``protocol="toolbox"`` (or ``"authors"``),
+``kernels="numba"`` (or ``"torch"``: see :mod:`rsmif_core.metrics.functional`) and torchmetrics'
+``sync_on_compute=True``. Options an index does not use are ignored.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -28,6 +29,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from rsmif_core.metrics import functional as fn
 from rsmif_core.metrics.checks import ClipSpec, MetricInputError, check_protocol
+from rsmif_core.metrics.moments import KERNELS, Kernels
 from rsmif_core.ops.mtf import canonical_sensor
 from rsmif_core.types import Batch
 
@@ -47,6 +49,7 @@ class ScoreInputs:
     @classmethod
     def from_batch(cls, batch: Batch) -> ScoreInputs:
         m = batch.meta
+        assert m.ratio is not None  # a validated Batch always knows its ratio
         return cls(batch.gt, batch.pan, batch.ms, batch.lms, m.ratio, m.sensor, float(m.max_value))
 
 
@@ -79,9 +82,12 @@ class QualityMetric(Metric):
     values: list[Tensor]
 
     def __init__(self, sensor: str | None = None, border: int = 0, clip: bool | ClipSpec = False, block_size: int = 32,
-                 protocol: str = "toolbox", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 protocol: str = "toolbox", kernels: Kernels = "numba", sync_on_compute: bool = True) -> None:
+        super().__init__(sync_on_compute=sync_on_compute)
         check_protocol(protocol)
+        if kernels not in KERNELS:
+            raise MetricInputError(f"kernels={kernels!r}: expected one of {', '.join(KERNELS)}")
+        self.kernels: Kernels = kernels
         if sensor is not None and self.uses_sensor:
             canonical_sensor(sensor)  # fail early, listing the known sensors
         self.sensor = sensor
@@ -176,7 +182,7 @@ class SAM(_Reduced):
     higher_is_better = False
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.sam(fused, reference, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.sam(fused, reference, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class ERGAS(_Reduced):
@@ -186,7 +192,7 @@ class ERGAS(_Reduced):
     higher_is_better = False
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.ergas(fused, reference, inp.ratio, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.ergas(fused, reference, inp.ratio, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class QIndex(_Reduced):
@@ -195,7 +201,7 @@ class QIndex(_Reduced):
     index_name = "q_index"
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.q_index(fused, reference, self.block_size, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.q_index(fused, reference, self.block_size, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class Q2n(_Reduced):
@@ -206,7 +212,7 @@ class Q2n(_Reduced):
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
         quantise = _quantisable(inp.max_value, self.index_name)
         return fn.q2n(fused, reference, self.block_size, self.block_size, border=self.border, clip=clip,
-                      quantise=quantise, protocol=self.protocol)
+                      quantise=quantise, protocol=self.protocol, kernels=self.kernels)
 
 
 class SCC(_Reduced):
@@ -215,7 +221,7 @@ class SCC(_Reduced):
     index_name = "scc"
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.scc(fused, reference, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.scc(fused, reference, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class CC(_Reduced):
@@ -224,7 +230,7 @@ class CC(_Reduced):
     index_name = "cc"
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.cc(fused, reference, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.cc(fused, reference, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class RASE(_Reduced):
@@ -234,7 +240,7 @@ class RASE(_Reduced):
     higher_is_better = False
 
     def index(self, fused: Tensor, reference: Tensor, inp: ScoreInputs, clip: ClipSpec) -> Tensor:
-        return fn.rase(fused, reference, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.rase(fused, reference, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class _UnitScale(QualityMetric):
@@ -254,7 +260,7 @@ class PSNR(_UnitScale):
     index_name = "psnr"
 
     def index(self, fused: Tensor, reference: Tensor, clip: ClipSpec) -> Tensor:
-        return fn.psnr(fused, reference, 1.0, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.psnr(fused, reference, 1.0, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class SSIM(_UnitScale):
@@ -263,7 +269,7 @@ class SSIM(_UnitScale):
     index_name = "ssim"
 
     def index(self, fused: Tensor, reference: Tensor, clip: ClipSpec) -> Tensor:
-        return fn.ssim(fused, reference, 1.0, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.ssim(fused, reference, 1.0, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class RMSE(_UnitScale):
@@ -273,7 +279,7 @@ class RMSE(_UnitScale):
     higher_is_better = False
 
     def index(self, fused: Tensor, reference: Tensor, clip: ClipSpec) -> Tensor:
-        return fn.rmse(fused, reference, border=self.border, clip=clip, protocol=self.protocol)
+        return fn.rmse(fused, reference, border=self.border, clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class _Full(QualityMetric):
@@ -297,7 +303,7 @@ class DLambda(_Full):
 
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         return fn.d_lambda(fused, self._ms(inp).double() * m, self.block_size, lms=self._lms(inp, m), clip=clip,
-                           protocol=self.protocol)
+                           protocol=self.protocol, kernels=self.kernels)
 
 
 class DS(_Full):
@@ -308,7 +314,7 @@ class DS(_Full):
 
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         return fn.d_s(fused, self._pan(inp).double() * m, self._ms(inp).double() * m, inp.ratio, self.block_size,
-                      lms=self._lms(inp, m), clip=clip, protocol=self.protocol)
+                      lms=self._lms(inp, m), clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class QNR(_Full):
@@ -318,7 +324,7 @@ class QNR(_Full):
 
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         return fn.qnr(fused, self._pan(inp).double() * m, self._ms(inp).double() * m, inp.ratio, self.block_size,
-                      lms=self._lms(inp, m), clip=clip, protocol=self.protocol)
+                      lms=self._lms(inp, m), clip=clip, protocol=self.protocol, kernels=self.kernels)
 
 
 class DLambdaK(_Full):
@@ -331,7 +337,7 @@ class DLambdaK(_Full):
     def index(self, fused: Tensor, inp: ScoreInputs, m: float, clip: ClipSpec) -> Tensor:
         quantise = _quantisable(m, self.index_name)
         return fn.d_lambda_k(fused, self._ms(inp).double() * m, inp.ratio, self._sensor(inp), self.block_size,
-                             lms=self._lms(inp, m), clip=clip, quantise=quantise, protocol=self.protocol)
+                             lms=self._lms(inp, m), clip=clip, quantise=quantise, protocol=self.protocol, kernels=self.kernels)
 
 
 class HQNR(_Full):
@@ -344,7 +350,7 @@ class HQNR(_Full):
         quantise = _quantisable(m, self.index_name)
         return fn.hqnr(fused, self._pan(inp).double() * m, self._ms(inp).double() * m, inp.ratio,
                        self._sensor(inp), self.block_size, lms=self._lms(inp, m), clip=clip,
-                       quantise=quantise, protocol=self.protocol)
+                       quantise=quantise, protocol=self.protocol, kernels=self.kernels)
 
 
 def _quantisable(max_value: float, name: str) -> bool:

@@ -1,14 +1,12 @@
 """Separable 'valid' filtering of many maps at once (SSIM windows, sliding UIQI boxes) in torch: the path of
-GPUs and of ``RSMIF_METRIC_KERNELS=torch`` (CPUs use the fused kernels of :mod:`rsmif_core.metrics.kernels`),
-and the authors' protocol's windows.
+GPUs and of ``kernels="torch"`` (CPUs use the fused kernels of :mod:`rsmif_core.metrics.kernels` by
+default), and the authors' protocol's windows.
 
 A 'valid' correlation along one axis is a product with a banded Toeplitz matrix. We cut the output axis
 into tiles of about :data:`TILE` values and multiply each tile's input span (tile + taps - 1 values, a
-strided view, no copy) by one small band matrix, writing straight into the result: BLAS does the work
-in float64 at about 40 GFLOP/s on one core. Measured on this project's 2-core CPU (float64, 11 Gaussian
-taps, 32 maps of 256×256, one thread, loaded machine): 26 ms against 44 ms for accumulating shifted slices
-(the previous implementation) and 200 ms for ``conv2d`` (which has no fast double path). For the 32-wide
-boxes of the sliding UIQI it equals integral images (cumulative sums) in speed and is exact to rounding.
+strided view, no copy) by one small band matrix, writing straight into the result: BLAS does the work in
+float64, faster than accumulating shifted slices and far faster than ``conv2d``, which has no fast double
+path (bench/RESULTS.md). For the 32-wide boxes of the sliding UIQI it is exact to rounding.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ are scale-invariant; RMSE is in the input's units; PSNR and SSIM take ``data_ran
 Options of every reduced-resolution index: ``border`` (the toolbox's ``dim_cut``, see
 :func:`rsmif_core.metrics.checks.cut_border`) and ``clip`` (the toolbox's ``th_values``: ``None``, an
 upper bound ``hi`` meaning [0, hi] — 2048 = 2^11 reproduces the toolbox on 11-bit data — or ``(lo, hi)``),
-applied to the fused image only, after the cut.
+applied to the fused image only, after the cut. ``kernels`` chooses where the statistics of an index are
+computed: ``"numba"`` (default) runs CPU tensors through the fused kernels of
+:mod:`rsmif_core.metrics.kernels`, ``"torch"`` through batched torch ops (what other devices always use);
+both give the same values to rounding, and indices without a CPU kernel (D_λ, D_s, QNR) ignore it.
 
 Degenerate inputs give documented values, never a silent NaN from a division by zero: a flat window
 in Q/D_λ/D_s follows ``img_qi.m`` (see :mod:`rsmif_core.metrics.uiqi`); SAM ignores zero-vector pixels
@@ -31,7 +34,6 @@ from rsmif_core.metrics import authors
 from rsmif_core.metrics.checks import (
     ClipSpec,
     MetricInputError,
-    _shape,
     apply_clip,
     as_image,
     check_block,
@@ -44,6 +46,7 @@ from rsmif_core.metrics.checks import (
 from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import gaussian_taps, window_moments
 from rsmif_core.metrics.moments import (
+    Kernels,
     angle_sums,
     band_mse,
     band_pearson,
@@ -55,6 +58,7 @@ from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
 from rsmif_core.ops.interp import imresize, interp23tap
 from rsmif_core.ops.mtf import UnknownSensorError, canonical_sensor, mtf_filter
+from rsmif_core.types import shape_text
 
 __all__ = [
     "cc", "d_lambda", "d_lambda_k", "d_s", "ergas", "hqnr", "psnr", "q2n", "q_index", "qnr", "rase", "rmse",
@@ -73,14 +77,14 @@ def _prepare(fused: Tensor, reference: Tensor, border: int, clip: ClipSpec, prot
 # ----------------------------------------------------------------------------- reduced resolution
 
 
-def _mse_and_mean(f: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
+def _mse_and_mean(f: Tensor, r: Tensor, kernels: Kernels) -> tuple[Tensor, Tensor]:
     """Mean squared error and reference mean of every band (B×C each)."""
-    stats = band_statistics(f, r)
+    stats = band_statistics(f, r, kernels)
     return band_mse(stats, f.shape[-2] * f.shape[-1]), stats[..., 1]
 
 
 def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
-        protocol: str = "toolbox") -> Tensor:
+        protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Spectral angle mapper in degrees (``SAM.m``): mean angle over pixels whose vectors are both non-zero.
 
     The toolbox's ``real(acos(.))`` equals clamping the cosine to [-1, 1]. ``protocol="authors"``
@@ -89,12 +93,12 @@ def sam(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return over_leading(authors.sam, f, r)
-    total, count = angle_sums(f, r).unbind(-1)
+    total, count = angle_sums(f, r, kernels).unbind(-1)
     return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total)) * 180 / math.pi
 
 
 def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0, clip: ClipSpec = None,
-          protocol: str = "toolbox") -> Tensor:
+          protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """ERGAS (``ERGAS.m``): ``100/ratio · sqrt(mean_c MSE_c / mean(reference_c)²)``, ratio = PAN/MS scale (4).
 
     ``protocol="authors"`` (``ERGAS_numpy``) divides by the *fused* band mean; their ``ratio=0.25``
@@ -106,12 +110,12 @@ def ergas(fused: Tensor, reference: Tensor, ratio: float = 4, *, border: int = 0
     if protocol == "authors":
         return over_leading(lambda f, r: authors.ergas(f, r, ratio), f, r)
 
-    mse, mean_r = _mse_and_mean(f, r)
+    mse, mean_r = _mse_and_mean(f, r, kernels)
     return 100.0 / ratio * torch.sqrt((mse / mean_r**2).mean(-1))
 
 
 def q_index(fused: Tensor, reference: Tensor, block_size: int = 32, *, border: int = 0, clip: ClipSpec = None,
-            protocol: str = "toolbox") -> Tensor:
+            protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """UIQI (``Q.m`` -> ``img_qi``): per band, mean over ``block_size`` windows sliding by one pixel; mean over bands.
 
     ``protocol="authors"`` is their ``UIQC_numpy``: one global index per band (no windows).
@@ -120,11 +124,11 @@ def q_index(fused: Tensor, reference: Tensor, block_size: int = 32, *, border: i
     if protocol == "authors":
         return over_leading(authors.q_index, f, r)
     check_block(f.shape[-2], f.shape[-1], block_size, "q_index")
-    return q_sliding(r, f, block_size).mean(-1)
+    return q_sliding(r, f, block_size, kernels).mean(-1)
 
 
 def q2n(fused: Tensor, reference: Tensor, block_size: int = 32, shift: int = 32, *, border: int = 0,
-        clip: ClipSpec = None, quantise: bool = True, protocol: str = "toolbox") -> Tensor:
+        clip: ClipSpec = None, quantise: bool = True, protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Q2n / Q4 / Q8 (``q2n.m``) on any band count and size; inputs on the DN scale (quantised like ``uint16``).
 
     See :mod:`rsmif_core.metrics.q2n` for the steps. ``quantise=False`` skips the ``uint16`` rounding
@@ -137,13 +141,13 @@ def q2n(fused: Tensor, reference: Tensor, block_size: int = 32, shift: int = 32,
         raise MetricInputError(f"q2n: shift must be a positive integer, found {shift!r}")
     check_block(f.shape[-2], f.shape[-1], block_size, "q2n")
     try:
-        return q2n_value(r, f, int(block_size), int(shift), quantise)
+        return q2n_value(r, f, int(block_size), int(shift), quantise, kernels)
     except ValueError as exc:
         raise MetricInputError(str(exc)) from None
 
 
 def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
-        protocol: str = "toolbox") -> Tensor:
+        protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Spatial correlation coefficient (``SCC.m``): Sobel gradient magnitudes of the interior of every band,
     then one uncentred normalised cross-correlation over all bands.
 
@@ -154,10 +158,10 @@ def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
     if protocol == "authors":
         return authors.scc(f, r)
     if min(f.shape[-2:]) < 3:
-        raise MetricInputError(f"scc: images must be at least 3×3, found {_shape(f)}")
+        raise MetricInputError(f"scc: images must be at least 3×3, found {shape_text(f)}")
     b, c, h, w = f.shape
 
-    per_map = sobel_sums(f.reshape(b * c, h, w), r.reshape(b * c, h, w))
+    per_map = sobel_sums(f.reshape(b * c, h, w), r.reshape(b * c, h, w), kernels)
     cross, ef, er = per_map.reshape(b, c, 3).sum(1).unbind(-1)
     nf, nr = torch.sqrt(ef), torch.sqrt(er)
     den = nf * nr
@@ -166,18 +170,18 @@ def scc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = N
 
 
 def psnr(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
-         protocol: str = "toolbox") -> Tensor:
+         protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """PSNR in dB, per band ``10 log10(data_range² / MSE_c)``, mean over bands (as ``MPSNR_numpy``; the
     toolbox has no PSNR). ``inf`` for a band reproduced exactly."""
     if data_range <= 0:
         raise MetricInputError(f"psnr: data_range must be positive, found {data_range}")
     f, r = _prepare(fused, reference, border, clip, protocol)
 
-    return (10 * torch.log10(data_range**2 / _mse_and_mean(f, r)[0])).mean(-1)
+    return (10 * torch.log10(data_range**2 / _mse_and_mean(f, r, kernels)[0])).mean(-1)
 
 
 def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0, clip: ClipSpec = None,
-         protocol: str = "toolbox") -> Tensor:
+         protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """SSIM, mean over bands. Default: Wang et al.'s ``ssim.m`` shipped with the toolbox (11×11 Gaussian
     window σ = 1.5, K = (0.01, 0.03), 'valid' map, population moments), the standard definition.
 
@@ -211,11 +215,11 @@ def ssim(fused: Tensor, reference: Tensor, data_range: float, *, border: int = 0
 
     h, w = f.shape[-2:]
     maps = (r.reshape(b * c, h, w), f.reshape(b * c, h, w))
-    return ssim_means(*maps, taps, c1, c2, per_map).reshape(b, c).mean(-1)
+    return ssim_means(*maps, taps, c1, c2, per_map, kernels).reshape(b, c).mean(-1)
 
 
 def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
-         protocol: str = "toolbox") -> Tensor:
+         protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Root mean squared error over all pixels and bands, in the input's units.
 
     ``protocol="authors"`` (``RMSE_numpy`` on the H×W×C array) returns sqrt(Σ_c MSE_c) = √C × this.
@@ -223,19 +227,19 @@ def rmse(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     f, r = _prepare(fused, reference, border, clip, protocol)
     if protocol == "authors":
         return over_leading(authors.rmse, f, r)
-    return torch.sqrt(_mse_and_mean(f, r)[0].mean(-1))
+    return torch.sqrt(_mse_and_mean(f, r, kernels)[0].mean(-1))
 
 
 def cc(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
-       protocol: str = "toolbox") -> Tensor:
+       protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Cross-correlation: Pearson correlation of every band over its pixels, mean over bands (``CC_numpy``;
     the same under both protocols)."""
     f, r = _prepare(fused, reference, border, clip, protocol)
-    return band_pearson(band_statistics(f, r)).mean(-1)
+    return band_pearson(band_statistics(f, r, kernels)).mean(-1)
 
 
 def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = None,
-         protocol: str = "toolbox") -> Tensor:
+         protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Relative average spectral error (Choi 2006): ``100 / mean(reference) · sqrt(mean_c MSE_c)`` in percent.
 
     The mean is over all pixels and bands of the reference. The authors' solver has no RASE (RAMSF's is
@@ -243,7 +247,7 @@ def rase(fused: Tensor, reference: Tensor, *, border: int = 0, clip: ClipSpec = 
     """
     f, r = _prepare(fused, reference, border, clip, protocol)
 
-    mse, mean_r = _mse_and_mean(f, r)
+    mse, mean_r = _mse_and_mean(f, r, kernels)
     return 100.0 / mean_r.mean(-1) * torch.sqrt(mse.mean(-1))
 
 
@@ -256,14 +260,14 @@ def _upsampled(fused: Tensor, ms: Tensor, lms: Tensor | None, what: str) -> Tens
     if lms is not None:
         up = as_image(lms, "lms")
         if up.shape != fused.shape:
-            raise MetricInputError(f"{what}: lms must have the fused shape {_shape(fused)}, found {_shape(up)}")
+            raise MetricInputError(f"{what}: lms must have the fused shape {shape_text(fused)}, found {shape_text(up)}")
         return up
     if ms.shape[1] != c or ms.shape[0] != b:
-        raise MetricInputError(f"{what}: ms {_shape(ms)} does not match fused {_shape(fused)} in batch or bands")
+        raise MetricInputError(f"{what}: ms {shape_text(ms)} does not match fused {shape_text(fused)} in batch or bands")
     if ms.shape[-2:] == fused.shape[-2:]:
         return ms
     if h % ms.shape[-2] or w % ms.shape[-1] or h // ms.shape[-2] != w // ms.shape[-1]:
-        raise MetricInputError(f"{what}: fused {h}×{w} is not an integer multiple of ms {_shape(ms)}")
+        raise MetricInputError(f"{what}: fused {h}×{w} is not an integer multiple of ms {shape_text(ms)}")
     try:
         return interp23tap(ms, h // ms.shape[-2])
     except ValueError as exc:
@@ -277,7 +281,7 @@ def _fr_inputs(fused: Tensor, ms: Tensor, pan: Tensor | None, ratio: int | None,
     f = apply_clip(as_image(fused, "fused"), clip)
     m = as_image(ms, "ms")
     if m.shape[0] != f.shape[0] or m.shape[1] != f.shape[1]:
-        raise MetricInputError(f"{what}: ms {_shape(m)} does not match fused {_shape(f)} in batch or bands")
+        raise MetricInputError(f"{what}: ms {shape_text(m)} does not match fused {shape_text(f)} in batch or bands")
     h, w = f.shape[-2:]
     if ratio is not None:
         ratio = check_ratio(ratio, what)
@@ -285,18 +289,18 @@ def _fr_inputs(fused: Tensor, ms: Tensor, pan: Tensor | None, ratio: int | None,
             h % ratio or w % ratio or tuple(m.shape[-2:]) != (h // ratio, w // ratio)
         ):
             raise MetricInputError(
-                f"{what}: ms must be the fused size {h}×{w} divided by ratio {ratio}, found {_shape(m)}"
+                f"{what}: ms must be the fused size {h}×{w} divided by ratio {ratio}, found {shape_text(m)}"
             )
     p = None
     if pan is not None:
         p = as_image(pan, "pan")
         if p.shape[0] != f.shape[0] or p.shape[1] != 1 or p.shape[-2:] != f.shape[-2:]:
-            raise MetricInputError(f"{what}: pan must be {f.shape[0]}×1×{h}×{w} like fused, found {_shape(p)}")
+            raise MetricInputError(f"{what}: pan must be {f.shape[0]}×1×{h}×{w} like fused, found {shape_text(p)}")
     return f, m, p
 
 
 def d_lambda(fused: Tensor, ms: Tensor, block_size: int = 32, *, lms: Tensor | None = None, p: float = 1.0,
-             clip: ClipSpec = None, protocol: str = "toolbox") -> Tensor:
+             clip: ClipSpec = None, protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Spectral distortion of QNR (``D_lambda.m``, toolbox-1.0 option): UIQI on distinct ``block_size`` blocks
     between every pair of bands of the fused image and of the MS upsampled to the fused grid,
     ``(mean_{i<j} |Q_f - Q_ms|^p)^(1/p)``.
@@ -324,7 +328,7 @@ def _pan_reduced_toolbox(pan: Tensor, ratio: int) -> Tensor:
 
 
 def d_s(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int = 32, *, lms: Tensor | None = None,
-        q: float = 1.0, clip: ClipSpec = None, protocol: str = "toolbox") -> Tensor:
+        q: float = 1.0, clip: ClipSpec = None, protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Spatial distortion of QNR (``D_s.m``, toolbox-1.0 option): per band,
     ``|Q(fused_c, pan) - Q(lms_c, pan_lp)|`` with UIQI on distinct blocks and
     ``pan_lp = interp23tap(imresize(pan, 1/ratio), ratio)``; ``(mean_c |.|^q)^(1/q)``.
@@ -353,7 +357,7 @@ def d_s(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int 
 
 def qnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int = 32, *, lms: Tensor | None = None,
         p: float = 1.0, q: float = 1.0, alpha: float = 1.0, beta: float = 1.0, clip: ClipSpec = None,
-        protocol: str = "toolbox") -> Tensor:
+        protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """QNR (``QNR.m``) = ``(1 - D_λ)^alpha · (1 - D_s)^beta`` with :func:`d_lambda` and :func:`d_s`.
 
     ``protocol="authors"``: the solver's ``(1 - D_lambda_numpy(lms, f)) (1 - D_s_numpy(ms, pan, f))``.
@@ -368,7 +372,7 @@ def qnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int 
 
 def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
                lms: Tensor | None = None, clip: ClipSpec = None, quantise: bool = True,
-               protocol: str = "toolbox") -> Tensor:
+               protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Khan's spectral distortion (``D_lambda_K.m``): ``1 - Q2n(lms, MTF(fused))`` with blocks = shift =
     ``block_size``; the fused image is low-passed with the sensor's MTF filters at the PAN scale (no
     decimation). DN scale (Q2n quantises). The authors' solver does not compute it; ``protocol="authors"``
@@ -385,16 +389,16 @@ def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "
         degraded = mtf_filter(f, sensor, ratio)
     except ValueError as exc:
         raise MetricInputError(f"d_lambda_k: {exc}") from None
-    return 1 - q2n_value(up, degraded, int(block_size), int(block_size), quantise)
+    return 1 - q2n_value(up, degraded, int(block_size), int(block_size), quantise, kernels)
 
 
 def hqnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
          lms: Tensor | None = None, alpha: float = 1.0, beta: float = 1.0, clip: ClipSpec = None,
-         quantise: bool = True, protocol: str = "toolbox") -> Tensor:
+         quantise: bool = True, protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Hybrid QNR (``HQNR.m``, the 2021 benchmark default) = ``(1 - D_λ^K)^alpha · (1 - D_s)^beta``."""
     f, m, pn = _fr_inputs(fused, ms, pan, ratio, clip, protocol, "hqnr")
     assert pn is not None
     up = _upsampled(f, m, lms, "hqnr")
-    dl = d_lambda_k(f, m, ratio, sensor, block_size, lms=up, quantise=quantise)
+    dl = d_lambda_k(f, m, ratio, sensor, block_size, lms=up, quantise=quantise, kernels=kernels)
     ds = d_s(f, pn, m, ratio, block_size, lms=up)
     return (1 - dl) ** alpha * (1 - ds) ** beta

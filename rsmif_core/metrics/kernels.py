@@ -1,11 +1,10 @@
 """Fused CPU kernels (numba) for the reduced-resolution indices: one pass over the pixels per index.
 
 A batched torch op streams its whole operand through memory, so an index built from ten of them reads
-and writes each image ten times; on CPU that, not arithmetic, is what the torch path spends its time on
-(SSIM: 15 ms per 8×256×256 float64 image; the sliding UIQI: 15 ms). These kernels compute each index's
-statistics row by row with everything in cache: the Gaussian and box windows as separable passes over a
-ring of rows, the box with running sums, Sobel from two padded rows. Measured on this project's 2-core
-CPU, per image, one thread: SSIM 5 ms, sliding UIQI 1.7 ms (see bench/bench_metrics.py).
+and writes each image ten times; on CPU that, not arithmetic, is what the torch path spends its time on.
+These kernels compute each index's statistics row by row with everything in cache: the Gaussian and box
+windows as separable passes over a ring of rows, the box with running sums, Sobel from two padded rows
+(timings: bench/bench_metrics.py and bench/RESULTS.md).
 
 Every kernel works in float64 on C-contiguous ``(maps, H, W)`` arrays (``(images, C, H, W)`` for SAM),
 releases the GIL (the callers run chunks on the thread pool of :mod:`rsmif_core.metrics.chunks`) and is
@@ -109,8 +108,7 @@ def q_sliding_means(x: np.ndarray, y: np.ndarray, size: int, out: np.ndarray) ->
     """``out[m]`` = mean of ``img_qi``'s 'valid' map of ``x[m]``, ``y[m]`` over ``size``-pixel windows sliding by one.
 
     Window sums by running sums: each step adds the entering row (column) and drops the leaving one, in
-    float64. The index agrees with direct window sums (the torch path) to 5·10⁻¹⁵ relative, measured on
-    11-bit 256² and 16-bit 512² images, rough and smooth.
+    float64; tests/test_metrics_kernels.py holds it to the torch path's direct window sums.
     """
     n, h, w = x.shape
     out_h, out_w = h - size + 1, w - size + 1

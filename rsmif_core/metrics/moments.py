@@ -1,33 +1,34 @@
 """The statistics the reduced-resolution indices are built from, and where they are computed.
 
-On CPU they come from the fused numba kernels of :mod:`rsmif_core.metrics.kernels` (one pass over the
-pixels, run on the metrics thread pool); on any other device, or with ``RSMIF_METRIC_KERNELS=torch``,
-from batched torch ops. Both give the same numbers to rounding (tested); the formulas that turn them
+With ``kernels="numba"`` (the default) CPU tensors go through the fused numba kernels of
+:mod:`rsmif_core.metrics.kernels` (one pass over the pixels, run on the metrics thread pool); tensors on
+any other device, and every tensor with ``kernels="torch"``, through batched torch ops. Both give the
+same numbers to rounding (tested); the formulas that turn them
 into indices are written once, in :mod:`rsmif_core.metrics.functional`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from rsmif_core.metrics.checks import MetricInputError
 from rsmif_core.metrics.chunks import over_leading
 
-KERNELS_ENV = "RSMIF_METRIC_KERNELS"
-_CHOICES = ("numba", "torch")
+Kernels = Literal["numba", "torch"]
+KERNELS: tuple[str, ...] = ("numba", "torch")
 
 
-def use_kernels(t: Tensor) -> bool:
-    """Whether ``t``'s statistics run on the fused CPU kernels: on CPU unless ``RSMIF_METRIC_KERNELS=torch``."""
-    choice = os.environ.get(KERNELS_ENV, "numba").strip().lower() or "numba"
-    if choice not in _CHOICES:
-        raise ValueError(f"{KERNELS_ENV}={choice!r}: expected one of {', '.join(_CHOICES)}")
-    return t.device.type == "cpu" and choice == "numba"
+def use_kernels(t: Tensor, kernels: Kernels) -> bool:
+    """Whether ``t``'s statistics run on the fused CPU kernels: ``kernels="numba"`` and ``t`` on the CPU."""
+    if kernels not in KERNELS:
+        raise MetricInputError(f"kernels={kernels!r}: expected one of {', '.join(KERNELS)}")
+    return t.device.type == "cpu" and kernels == "numba"
 
 
 def run_kernel(name: str, item_shape: tuple[int, ...], *tensors: Tensor,
@@ -46,13 +47,13 @@ def run_kernel(name: str, item_shape: tuple[int, ...], *tensors: Tensor,
     arrays = [t.detach().to(torch.float64).contiguous() for t in tensors]
     n = arrays[0].shape[0]
     per_item = arrays[0][0].numel() if n else 1
-    return over_leading(call, *arrays, target=per_item * max(1, math.ceil(n / torch.get_num_threads())))
+    return over_leading(call, *arrays, target=per_item * max(1, math.ceil(n / torch.get_num_threads())), pool=True)
 
 
 def kernel_or_torch(name: str, item_shape: tuple[int, ...], torch_path: Callable[..., Tensor], *tensors: Tensor,
-                    args: tuple[float | int | bool | np.ndarray, ...] = ()) -> Tensor:
+                    kernels: Kernels, args: tuple[float | int | bool | np.ndarray, ...] = ()) -> Tensor:
     """:func:`run_kernel` when :func:`use_kernels`, else ``torch_path`` over cache-sized chunks of the leading axis."""
-    if use_kernels(tensors[0]):
+    if use_kernels(tensors[0], kernels):
         return run_kernel(name, item_shape, *tensors, args=args)
     return over_leading(torch_path, *tensors)
 
@@ -60,14 +61,14 @@ def kernel_or_torch(name: str, item_shape: tuple[int, ...], torch_path: Callable
 # ----------------------------------------------------------------------------- per band
 
 
-def band_statistics(f: Tensor, r: Tensor) -> Tensor:
+def band_statistics(f: Tensor, r: Tensor, kernels: Kernels = "numba") -> Tensor:
     """B×C×H×W pair -> B×C×6: ``Σ(r - f)², mean r, mean f, Σ(f - f̄)(r - r̄), Σ(f - f̄)², Σ(r - r̄)²`` per band.
 
     Centred sums are two-pass (means first), as accurate as ``np.corrcoef``.
     """
     b, c, h, w = f.shape
     maps = (f.reshape(b * c, h, w), r.reshape(b * c, h, w))
-    return kernel_or_torch("band_statistics", (6,), _band_statistics_torch, *maps).reshape(b, c, 6)
+    return kernel_or_torch("band_statistics", (6,), _band_statistics_torch, *maps, kernels=kernels).reshape(b, c, 6)
 
 
 def _band_statistics_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -98,10 +99,10 @@ def band_pearson(stats: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- per pixel
 
 
-def angle_sums(f: Tensor, r: Tensor) -> Tensor:
+def angle_sums(f: Tensor, r: Tensor, kernels: Kernels = "numba") -> Tensor:
     """B×C×H×W pair -> B×2: (Σ spectral angle in radians, number of pixels) over the pixels whose two
     vectors are both non-zero (``SAM.m``; ``real(acos(.))`` equals clamping the cosine to [-1, 1])."""
-    return kernel_or_torch("angle_sums", (2,), _angle_sums_torch, f, r)
+    return kernel_or_torch("angle_sums", (2,), _angle_sums_torch, f, r, kernels=kernels)
 
 
 def _angle_sums_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -120,10 +121,10 @@ def _angle_sums_torch(f: Tensor, r: Tensor) -> Tensor:
     return torch.stack([angle.sum(dim=(-2, -1)), valid.sum(dim=(-2, -1)).to(angle.dtype)], dim=-1)
 
 
-def sobel_sums(f: Tensor, r: Tensor) -> Tensor:
+def sobel_sums(f: Tensor, r: Tensor, kernels: Kernels = "numba") -> Tensor:
     """Maps n×H×W -> n×3: ``Σ|∇f|·|∇r|, Σ|∇f|², Σ|∇r|²`` with ``∇`` the Sobel pair on each map's interior
     (``imfilter(I(2:end-1, 2:end-1), fspecial('sobel'))`` and its transpose, zero padding), as in ``SCC.m``."""
-    return kernel_or_torch("sobel_sums", (3,), _sobel_sums_torch, f, r)
+    return kernel_or_torch("sobel_sums", (3,), _sobel_sums_torch, f, r, kernels=kernels)
 
 
 def _sobel_sums_torch(f: Tensor, r: Tensor) -> Tensor:
@@ -170,15 +171,16 @@ def _sobel_magnitude(x: Tensor) -> Tensor:
 
 
 def ssim_means(x: Tensor, y: Tensor, taps: tuple[float, ...], c1: float, c2: float,
-               torch_path: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+               torch_path: Callable[[Tensor, Tensor], Tensor], kernels: Kernels = "numba") -> Tensor:
     """Mean SSIM map of every n×H×W map pair on the CPU kernel (written for the 11-tap symmetric window of
     ``ssim.m``), else ``torch_path(x, y)``."""
-    if use_kernels(x) and len(taps) == 11 and taps == taps[::-1]:
+    if use_kernels(x, kernels) and len(taps) == 11 and taps == taps[::-1]:
         return run_kernel("ssim_means", (), x, y, args=(np.asarray(taps[:6], dtype=np.float64), float(c1), float(c2)))
     return over_leading(torch_path, x, y)
 
 
-def q_sliding_means(x: Tensor, y: Tensor, size: int, torch_path: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+def q_sliding_means(x: Tensor, y: Tensor, size: int, torch_path: Callable[[Tensor, Tensor], Tensor],
+                    kernels: Kernels = "numba") -> Tensor:
     """Mean ``img_qi`` map (``size`` windows sliding by one) of every n×H×W map pair on the CPU kernel,
     else ``torch_path(x, y)``."""
-    return kernel_or_torch("q_sliding_means", (), torch_path, x, y, args=(int(size),))
+    return kernel_or_torch("q_sliding_means", (), torch_path, x, y, kernels=kernels, args=(int(size),))

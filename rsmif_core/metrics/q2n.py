@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rsmif_core.metrics.moments import kernel_or_torch
+from rsmif_core.metrics.moments import Kernels, kernel_or_torch
 
 EPS = float(np.finfo(np.float64).eps)  # MATLAB eps
 
@@ -119,7 +119,7 @@ def _block_layout(h: int, w: int, block_size: int, shift: int) -> tuple[int, int
 
 
 def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: int = 32,
-               quantise: bool = True) -> Tensor:
+               quantise: bool = True, kernels: Kernels = "numba") -> Tensor:
     """Block moduli of Q2n: B×C×H×W float64 (DN scale) -> B×nblocks (row-major block grid)."""
     b, c, h, w = reference.shape
     steps_h, steps_w, extra_h, extra_w = _block_layout(h, w, block_size, shift)
@@ -129,7 +129,7 @@ def q2n_blocks(reference: Tensor, fused: Tensor, block_size: int = 32, shift: in
     moments = kernel_or_torch(
         "q2n_block_moments", (steps_h * steps_w, n_comp * n_comp + 4 * n_comp),
         lambda r, f: _block_moments_torch(r, f, block_size, shift, steps_h, steps_w, n_comp, quantise), ref, fus,
-        args=(block_size, shift, steps_h, steps_w, n_comp, quantise))
+        kernels=kernels, args=(block_size, shift, steps_h, steps_w, n_comp, quantise))
     return q2n_from_moments(moments, n_comp, block_size * block_size)
 
 
@@ -199,6 +199,6 @@ def q2n_from_moments(moments: Tensor, n_comp: int, npix: int) -> Tensor:
 
 
 def q2n_value(reference: Tensor, fused: Tensor, block_size: int = 32, shift: int = 32,
-              quantise: bool = True) -> Tensor:
+              quantise: bool = True, kernels: Kernels = "numba") -> Tensor:
     """Q2n per image (B,): the mean over blocks of the block moduli."""
-    return q2n_blocks(reference, fused, block_size, shift, quantise).mean(-1)
+    return q2n_blocks(reference, fused, block_size, shift, quantise, kernels).mean(-1)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rsmif_core.errors import UsageError
+
 SUFFIXES: tuple[str, ...] = (".mat", ".h5", ".hdf5", ".tif", ".tiff", ".npy")
 ROLE_KEYS: dict[str, tuple[str, ...]] = {
     "fused": ("sr", "fused", "I_F", "output", "out", "result", "pred", "ps"),
@@ -24,7 +26,7 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UsageError):
     """A file that cannot be read as an image, with the reason."""
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from rsmif_core.metrics.chunks import over_leading
 from rsmif_core.metrics.filters import window_moments
-from rsmif_core.metrics.moments import q_sliding_means
+from rsmif_core.metrics.moments import Kernels, q_sliding_means
 
 
 def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_sq_sum: Tensor) -> Tensor:
@@ -34,11 +34,11 @@ def _quality(n2_cov: Tensor, n2_mean_prod: Tensor, n2_var_sum: Tensor, n2_mean_s
     return torch.where(denominator != 0, general, flat)
 
 
-def q_sliding(x: Tensor, y: Tensor, block_size: int) -> Tensor:
+def q_sliding(x: Tensor, y: Tensor, block_size: int, kernels: Kernels = "numba") -> Tensor:
     """``img_qi(x_c, y_c, block_size)`` averaged over its 'valid' stride-1 map, per band -> B×C (toolbox ``Q.m``)."""
     b, c, h, w = x.shape
     maps = (x.reshape(b * c, h, w), y.reshape(b * c, h, w))
-    flat = q_sliding_means(*maps, block_size, lambda u, v: _q_sliding_maps(u, v, block_size))
+    flat = q_sliding_means(*maps, block_size, lambda u, v: _q_sliding_maps(u, v, block_size), kernels)
     return flat.reshape(b, c)
 
 

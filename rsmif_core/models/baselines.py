@@ -25,7 +25,7 @@ class PNN(FusionModel):
         channels: tuple[int, int] = (64, 32),
         residual: bool = True,
     ) -> None:
-        super().__init__(spectral_bands, guide_bands, ratio, channels=tuple(channels), residual=residual)
+        super().__init__(spectral_bands, guide_bands, ratio)
         c1, c2 = channels
         self.residual = residual
         self.body = nn.Sequential(

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rsmif_core.errors import UsageError
 from rsmif_core.ops.checks import check_image
-from rsmif_core.ops.threads import single_thread
 
 KERNEL_SIZE = 41
 KAISER_BETA = 0.5  # MATLAB kaiser(N) default
@@ -66,7 +66,7 @@ SENSORS: tuple[str, ...] = ("WV3", "WV2", "WV4", "QB", "IKONOS", "GeoEye1", "GF2
 GainSpec = str | float | Sequence[float]
 
 
-class UnknownSensorError(ValueError):
+class UnknownSensorError(UsageError):
     """A sensor name that is not in the MTF table."""
 
 
@@ -187,8 +187,9 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     """Per-band correlation of B×C×H×W ``x`` with C×k×k ``kernels``, replicate padding, same size.
 
     MATLAB ``imfilter(I, h, 'replicate')``. Computed with FFTs (exact up to rounding; a direct 41×41
-    convolution is ~50× slower on CPU). The kernel spectrum is computed once; on CPU the images are
-    filtered one at a time (the FFT buffers of one image stay in cache).
+    convolution is ~50× slower on CPU). The kernel spectrum is computed once. On CPU the images are
+    filtered one at a time with ``scipy.fft`` on torch's intra-op thread count: one image's FFT buffers
+    stay in cache, and scipy takes the thread count per call, so nothing process-wide is changed.
     """
     check_image(x)
     c, k = kernels.shape[0], kernels.shape[-1]
@@ -200,17 +201,20 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     # size only wraps into the first k-1 outputs, which the slice drops, so any fast length is exact.
     size = (_fast_length(h + 2 * pad), _fast_length(w + 2 * pad))
     kern = kernels.to(device=x.device, dtype=x.dtype).flip(-1, -2)
-    spec_k = torch.fft.rfft2(kern, s=size)
+    crop = (..., slice(2 * pad, 2 * pad + h), slice(2 * pad, 2 * pad + w))
+    if x.device.type != "cpu":
+        padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        return torch.fft.irfft2(torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kern, s=size), s=size)[crop]
+    import scipy.fft
 
-    def one(part: Tensor) -> Tensor:
-        padded = F.pad(part, (pad, pad, pad, pad), mode="replicate")
-        full = torch.fft.irfft2(torch.fft.rfft2(padded, s=size) * spec_k, s=size)
-        return full[..., 2 * pad : 2 * pad + h, 2 * pad : 2 * pad + w]
-
-    if x.is_cuda:
-        return one(x)
-    with single_thread():  # per-image FFTs gain little from threads
-        return torch.cat([one(x[i : i + 1]) for i in range(x.shape[0])])
+    workers = torch.get_num_threads()
+    spec_k = scipy.fft.rfft2(kern.numpy(), s=size, workers=workers)
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):
+        image = F.pad(x[i : i + 1], (pad, pad, pad, pad), mode="replicate")[0].numpy()
+        spectrum = scipy.fft.rfft2(image, s=size, workers=workers) * spec_k
+        out[i] = torch.from_numpy(scipy.fft.irfft2(spectrum, s=size, workers=workers)[crop])
+    return out
 
 
 def _fast_length(n: int) -> int:

@@ -1,6 +1,3 @@
-"""Plugin discovery (entry-point group ``rsmif``) and the hook specifications."""
-
-from rsmif_core.plugins.hookspecs import hookimpl, hookspec
-from rsmif_core.plugins.manager import PluginInfo, load_plugins, plugin_infos, plugin_manager
-
-__all__ = ["PluginInfo", "hookimpl", "hookspec", "load_plugins", "plugin_infos", "plugin_manager"]
+"""Plugins: the hooks a plugin implements (:mod:`.hookspecs`), the registry they fill (:mod:`.registry`),
+loading in isolation (:mod:`.manager`), building registered things by name (:mod:`.factory`), and the
+core's own registrations (:mod:`.builtins`)."""

@@ -1,13 +1,24 @@
-"""The hooks a plugin may implement. Each receives a ``register`` callback.
+"""What a plugin may register, as pluggy hooks. Each hook receives a ``register`` callback.
 
-``register(name, factory, description=None, tasks=None)`` for models, datasets, losses and metrics;
-``register(command)`` (a click command) for commands.
+A plugin is a module named by an entry point of the group ``rsmif``; it implements any of these hooks
+with ``@rsmif_core.hookimpl``. Import heavy modules (torch, your model) inside the hook, not at the top of
+the plugin module, so that ``rsmif --help`` stays fast::
+
+    @rsmif_core.hookimpl
+    def register_models(register: rsmif_core.Register) -> None:
+        from my_plugin.model import MyNet
+
+        register("mynet", MyNet, description="My fusion network")
+
+The tasks a model supports come from its class attribute ``tasks`` (``FusionModel.tasks``), or from
+``tasks=`` here for a factory function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import pluggy
 
@@ -15,17 +26,50 @@ PROJECT = "rsmif"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-Register = Callable[..., Any]
+
+class Register(Protocol):
+    """``register(name, factory, description="", tasks=())``: make ``factory`` buildable by ``name``.
+
+    For models the factory is a :class:`~rsmif_core.FusionModel` subclass (built with the band counts and
+    ratio of the data plus the config's ``model.args``); for datasets a class or function taking the config's
+    ``data.<split>.args``; for losses a callable returning an ``nn.Module`` whose ``forward(output, batch)``
+    returns a ``LossOutput``; for metrics a torchmetrics ``Metric`` class built with the keyword options
+    ``sensor``, ``border``, ``clip``, ``block_size``, ``protocol``, ``kernels`` and ``sync_on_compute`` (see
+    :mod:`rsmif_core.metrics.classes`), whose ``update(fused, batch)`` and ``compute()`` give per-image values
+    and whose class attributes ``needs_reference`` and ``higher_is_better`` say what it needs and which way
+    is better.
+    """
+
+    def __call__(
+        self, name: str, factory: Callable[..., Any], *, description: str = "", tasks: Sequence[str] = ()
+    ) -> None: ...
+
+
+class RegisterCommand(Protocol):
+    """``register(command)``: add a click command (or group) to the ``rsmif`` command line."""
+
+    def __call__(self, command: Any) -> None: ...
+
+
+class RegisterConfig(Protocol):
+    """``register(name, path, description="")``: a run configuration shipped inside the plugin.
+
+    Name it ``PLUGIN:TASK`` (``ramsf:pansharpening``); ``path`` is a YAML file inside the installed package
+    (``Path(__file__).parent / "configs" / "pansharpening.yaml"``). It can then be used wherever a config
+    file is accepted (``rsmif run ramsf:pansharpening``) and is listed by ``rsmif config list``.
+    """
+
+    def __call__(self, name: str, path: Path, *, description: str = "") -> None: ...
 
 
 @hookspec
 def register_models(register: Register) -> None:
-    """Register fusion networks: ``register("name", ModelClass, description=..., tasks=...)``."""
+    """Register fusion networks (``FusionModel`` subclasses)."""
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register dataset factories."""
+    """Register dataset factories (their objects follow the ``FusionDataset`` protocol)."""
 
 
 @hookspec
@@ -35,9 +79,14 @@ def register_losses(register: Register) -> None:
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register torchmetrics ``Metric`` factories."""
+    """Register torchmetrics ``Metric`` classes."""
 
 
 @hookspec
-def register_commands(register: Register) -> None:
+def register_commands(register: RegisterCommand) -> None:
     """Register click commands added to the ``rsmif`` command line."""
+
+
+@hookspec
+def register_configs(register: RegisterConfig) -> None:
+    """Register run configurations shipped with the plugin."""

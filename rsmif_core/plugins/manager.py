@@ -1,16 +1,22 @@
-"""Load the built-in plugins and every installed distribution's ``rsmif`` entry points, in isolation.
+"""Load the built-ins and every installed distribution's ``rsmif`` entry points, each in isolation.
 
-One broken plugin never takes the others (or ``rsmif --help``) down: its error is recorded and shown
-by ``rsmif plugins``. ``RSMIF_STRICT_PLUGINS=1`` re-raises instead, for plugin authors.
-``RSMIF_LOAD_PLUGINS`` limits loading: empty = built-ins only, ``a,b`` = only those distributions.
+One broken plugin never takes the others (or ``rsmif --help``) down: whatever it raises on import or in
+a hook (``SystemExit`` included; only ``KeyboardInterrupt`` passes) is recorded, reported and shown by
+``rsmif plugins``. A :class:`PluginSelection` says which distributions load and whether a failure is
+re-raised (strict, for plugin authors); the command line builds it from ``RSMIF_LOAD_PLUGINS`` and
+``RSMIF_STRICT_PLUGINS`` (read in :mod:`rsmif_core.config.environment`, nowhere else).
+
+Modules are imported once; each kind's hooks run the first time that kind is asked for, so listing the
+commands does not import every model.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -18,23 +24,38 @@ from typing import Any
 
 import pluggy
 
-from rsmif_core import __version__
+from rsmif_core.errors import PluginLoadError
 from rsmif_core.plugins import hookspecs
-from rsmif_core.registry import KINDS, Entry, Registry
+from rsmif_core.plugins.registry import KINDS, SINGULAR, Entry, Registry
 
 GROUP = "rsmif"
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "rsmif_core.models",
-    "rsmif_core.losses",
-    "rsmif_core.metrics.plugin",
-    "rsmif_core.data.plugin",
-    "rsmif_core.commands",
-)
+BUILTINS_MODULE = "rsmif_core.plugins.builtins"
+BUILTINS_NAME = "rsmif"
 CORE_DISTRIBUTION = "rsmif"
 
 
-class PluginLoadError(RuntimeError):
-    """Raised under ``RSMIF_STRICT_PLUGINS=1`` when a plugin fails to load or register."""
+class PluginWarning(UserWarning):
+    """A plugin that failed to load or register (reported, then skipped)."""
+
+
+def normalise_distribution(name: str) -> str:
+    """A distribution name compared the way packaging does (``Rsmif_Foo.bar`` -> ``rsmif-foo-bar``)."""
+    return "-".join(part for part in name.strip().lower().replace("_", "-").replace(".", "-").split("-") if part)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+@dataclass(frozen=True)
+class PluginSelection:
+    """Which installed plugins load. ``only``: normalised distribution names (``None``: all; empty: built-ins
+    only). ``strict``: a failing plugin raises :class:`PluginLoadError` instead of being skipped.
+    ``report`` receives each problem's message (default: a :class:`PluginWarning`)."""
+
+    only: frozenset[str] | None = None
+    strict: bool = False
+    report: Callable[[str], None] = field(default=_warn, compare=False)
 
 
 @dataclass
@@ -47,6 +68,7 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    clashes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,152 +79,141 @@ class PluginInfo:
             "builtin": self.builtin,
             "hooks": self.hooks,
             "registered": {k: v for k, v in self.registered.items() if v},
+            "clashes": self.clashes,
             "error": self.error,
         }
 
 
-@dataclass
-class _State:
-    pm: pluggy.PluginManager
-    registry: Registry = field(default_factory=Registry)
-    infos: dict[str, PluginInfo] = field(default_factory=dict)
-    loaded: bool = False
+class Plugins:
+    """The loaded plugins of this process and the registry they filled."""
+
+    def __init__(self, selection: PluginSelection) -> None:
+        self.selection = selection
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.modules: list[tuple[ModuleType, PluginInfo]] = []
+        self.registry = Registry(fill=self._call_hooks)
+        self._load()
+
+    # ----- loading ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        from rsmif_core import __version__
+
+        builtins = importlib.import_module(BUILTINS_MODULE)  # the core's own module must import
+        self._add_module(builtins, PluginInfo(BUILTINS_NAME, CORE_DISTRIBUTION, __version__, BUILTINS_MODULE, True))
+        for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
+            dist = ep.dist
+            dist_name = dist.metadata["Name"] if dist is not None else "<unknown>"
+            if self.selection.only is not None and normalise_distribution(dist_name) not in self.selection.only:
+                continue
+            if ep.name in self.infos:
+                continue
+            info = PluginInfo(ep.name, dist_name, dist.version if dist is not None else "?", ep.value, builtin=False)
+            self.infos[ep.name] = info
+            module: ModuleType | None = None
+            with self._isolated(info, f"import of entry point {ep.name} = {ep.value} failed"):
+                module = ep.load()
+            if module is not None:
+                with self._isolated(info, "not a valid plugin module"):
+                    self._add_module(module, info)
+
+    def _add_module(self, module: ModuleType, info: PluginInfo) -> None:
+        self.infos[info.name] = info
+        try:
+            self.pm.register(module, name=info.name)
+            self.pm.check_pending()  # a misspelt hook name
+        except Exception:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
+            raise
+        info.hooks = sorted(c.name for c in self.pm.get_hookcallers(module) or [])
+        self.modules.append((module, info))
+
+    @contextmanager
+    def _isolated(self, info: PluginInfo, what: str) -> Iterator[None]:
+        """Record and report anything a plugin raises (KeyboardInterrupt excepted) instead of propagating it."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's SystemExit must not end the command either
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self._problem(info, f"{what}: {detail}")
+
+    def _problem(self, info: PluginInfo, message: str, *, error: bool = True) -> None:
+        if error:
+            info.error = message if info.error is None else f"{info.error}; {message}"
+        text = (f"plugin {info.name!r} from distribution {info.distribution} {info.version} failed and was "
+                f"skipped: {message}") if error else message
+        if self.selection.strict:
+            raise PluginLoadError(text)
+        self.selection.report(text)
+
+    # ----- registration, one kind at a time --------------------------------------------------
+    def _call_hooks(self, kind: str) -> None:
+        caller = getattr(self.pm.hook, f"register_{kind}")
+        impls = {impl.plugin: impl for impl in caller.get_hookimpls()}
+        for module, info in self.modules:
+            impl = impls.get(module)
+            if impl is None or info.error is not None:
+                continue
+            with self._isolated(info, f"{impl.function.__name__} raised"):
+                impl.function(register=self._register_for(kind, info))
+
+    def _register_for(self, kind: str, info: PluginInfo) -> Callable[..., None]:
+        def register(name: Any, factory: Any = None, *, description: str = "", tasks: Any = ()) -> None:
+            if kind == "commands":  # register(click_command)
+                factory, name = name, getattr(name, "name", None) or str(name)
+            if factory is None:
+                raise TypeError(f"register({name!r}) needs a factory")
+            doc = description or (getattr(factory, "__doc__", None) or "").strip().split("\n")[0]
+            supported = tuple(tasks) or tuple(getattr(factory, "tasks", ()) or ())
+            entry = Entry(kind, str(name), factory, info.name, info.distribution, info.version, doc, supported)
+            clash = self.registry.add(entry)
+            if clash is None:
+                info.registered[kind].append(str(name))
+                return
+            message = clash.message()
+            info.clashes.append(message)
+            active_info = self.infos.get(clash.active.plugin)
+            if active_info is not None:
+                active_info.clashes.append(message)
+            self._problem(info, f"{SINGULAR[kind]} {name!r} not registered: {message}", error=False)
+
+        return register
+
+    def all_infos(self) -> list[PluginInfo]:
+        self.registry.clashes()  # runs every kind's hooks
+        return list(self.infos.values())
 
 
-_state: _State | None = None
+_plugins: Plugins | None = None
+_selection = PluginSelection()
 
 
-def _strict() -> bool:
-    return os.environ.get("RSMIF_STRICT_PLUGINS", "") not in ("", "0", "false", "False")
+def reset_plugins(selection: PluginSelection | None = None) -> None:
+    """Forget everything loaded and choose which plugins load next (default: all, not strict).
 
-
-def _new_pm() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    return pm
-
-
-def _state_or_new() -> _State:
-    global _state
-    if _state is None:
-        _state = _State(pm=_new_pm())
-    return _state
-
-
-def plugin_manager() -> pluggy.PluginManager:
-    return load_plugins().pm
-
-
-def reset_plugins() -> None:
-    """Forget everything loaded (tests, or after installing a plugin in the running interpreter)."""
-    global _state
-    _state = None
+    The command line calls it first with the selection of its environment; tests call it to isolate.
+    """
+    global _plugins, _selection
+    _plugins = None
+    _selection = selection or PluginSelection()
     importlib.invalidate_caches()
 
 
-def _allowed_distributions() -> set[str] | None:
-    raw = os.environ.get("RSMIF_LOAD_PLUGINS")
-    if raw is None:
-        return None
-    return {_normalise(d) for d in raw.split(",") if d.strip()}
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(".", "-")
-
-
-def _fail(state: _State, info: PluginInfo, message: str) -> None:
-    info.error = message
-    if _strict():
-        raise PluginLoadError(f"plugin {info.name!r} from {info.distribution} {info.version}: {message}")
-    print(
-        f"rsmif: warning: plugin {info.name!r} from distribution {info.distribution} {info.version} "
-        f"failed and was skipped: {message}",
-        file=sys.stderr,
-    )
-
-
-def _register_module(state: _State, module: ModuleType, info: PluginInfo) -> None:
-    state.infos[info.name] = info
-    try:
-        state.pm.register(module, name=info.name)
-        state.pm.check_pending()
-    except Exception as exc:  # a misspelt hook, or a module that is not a valid plugin
-        if state.pm.is_registered(module):
-            state.pm.unregister(module)
-        _fail(state, info, f"{type(exc).__name__}: {exc}")
-        return
-    info.hooks = sorted(c.name for c in state.pm.get_hookcallers(module) or [])
-
-
-def _call_hooks(state: _State, info: PluginInfo, module: ModuleType) -> None:
-    for kind in KINDS:
-        caller = getattr(state.pm.hook, f"register_{kind}")
-        for impl in caller.get_hookimpls():
-            if impl.plugin is not module:
-                continue
-
-            def register(name: Any, factory: Any = None, description: str = "", tasks: Any = (), _kind: str = kind) -> None:
-                if _kind == "commands":  # register(click_command)
-                    factory, name = name, getattr(name, "name", None) or str(name)
-                if factory is None:
-                    raise TypeError(f"register({name!r}) needs a factory")
-                doc = description or (factory.__doc__ or "").strip().split("\n")[0]
-                supported = tuple(tasks) or tuple(getattr(factory, "tasks", ()) or ())
-                entry = Entry(_kind, str(name), factory, info.name, info.distribution, info.version, doc, supported)
-                problem = state.registry.add(entry)
-                info.registered[_kind].append(str(name))
-                if problem:
-                    _fail(state, info, problem)
-
-            try:
-                impl.function(register=register)
-            except Exception as exc:
-                _fail(state, info, f"{impl.function.__name__} raised {type(exc).__name__}: {exc}")
-
-
-def load_plugins() -> _State:
-    """Load built-ins and entry points once; later calls return the same state."""
-    state = _state_or_new()
-    if state.loaded:
-        return state
-    state.loaded = True
-    found: list[tuple[ModuleType, PluginInfo]] = []
-    for module_name in DEFAULT_PLUGINS:
-        name = "rsmif." + module_name.removeprefix("rsmif_core.").removesuffix(".plugin")
-        info = PluginInfo(name, CORE_DISTRIBUTION, __version__, module_name, builtin=True)
-        module = importlib.import_module(module_name)  # the core's own modules must import
-        found.append((module, info))
-        _register_module(state, module, info)
-    allowed = _allowed_distributions()
-    for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
-        dist = ep.dist
-        dist_name = dist.metadata["Name"] if dist is not None else "<unknown>"
-        version = dist.version if dist is not None else "?"
-        if allowed is not None and _normalise(dist_name) not in allowed:
-            continue
-        if ep.name in state.infos:
-            continue
-        info = PluginInfo(ep.name, dist_name, version, ep.value, builtin=False)
-        state.infos[ep.name] = info
-        try:
-            module = ep.load()
-        except Exception as exc:
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            _fail(state, info, f"import of entry point {ep.name} = {ep.value} failed: {tb}")
-            continue
-        _register_module(state, module, info)
-        if info.error is None:
-            found.append((module, info))
-    for module, info in found:
-        if info.error is None:
-            _call_hooks(state, info, module)
-    return state
+def plugins() -> Plugins:
+    """The loaded plugins (loaded on first use, once per process)."""
+    global _plugins
+    if _plugins is None:
+        _plugins = Plugins(_selection)
+    return _plugins
 
 
 def plugin_infos() -> list[PluginInfo]:
-    return list(load_plugins().infos.values())
+    return plugins().all_infos()
 
 
 def registry() -> Registry:
-    return load_plugins().registry
+    return plugins().registry

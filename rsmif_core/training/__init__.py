@@ -1,7 +1,8 @@
-"""Training on Hugging Face Accelerate: the loop, checkpoints, resume, tensorboard and progress."""
+"""Training on Hugging Face Accelerate: the loop, checkpoints, resume, tensorboard and progress.
 
-from rsmif_core.training.errors import CheckpointError, TrainingError
+It receives its parts (:class:`TrainParts`) from the run layer and never imports evaluation."""
+
 from rsmif_core.training.state import TrainState
-from rsmif_core.training.trainer import Trainer, TrainResult
+from rsmif_core.training.trainer import Trainer, TrainParts, TrainResult, Validation
 
-__all__ = ["CheckpointError", "TrainResult", "TrainState", "Trainer", "TrainingError"]
+__all__ = ["TrainParts", "TrainResult", "TrainState", "Trainer", "Validation"]

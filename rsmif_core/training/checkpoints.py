@@ -9,7 +9,6 @@ checkpoint untouched.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -19,34 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rsmif_core.training.errors import CheckpointError, TrainingError
+from rsmif_core.errors import CheckpointError, RunFailure
+from rsmif_core.io import describe_os_error
+from rsmif_core.models.weights import describe_mismatch
 
 META_FILE = "rsmif_checkpoint.json"
 CHECKPOINTS_DIR = "checkpoints"
 BEST = "best"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
-SIGNATURE_KEYS = ("model", "spectral_bands", "guide_bands", "ratio", "hyper")
-
-
-def model_signature(name: str, model: Any) -> dict[str, Any]:
-    """What a checkpoint must match to be loaded into ``model``."""
-    return {
-        "model": name,
-        "spectral_bands": int(model.spectral_bands),
-        "guide_bands": int(model.guide_bands),
-        "ratio": int(model.ratio),
-        "hyper": json.loads(json.dumps(getattr(model, "hyper", {}), default=str)),
-    }
-
-
-def describe_mismatch(found: dict[str, Any], expected: dict[str, Any]) -> str | None:
-    """A sentence naming every field where a checkpoint differs from the configured model, or None."""
-    diffs = [
-        f"{key} {found.get(key)!r} (configured: {expected.get(key)!r})"
-        for key in SIGNATURE_KEYS
-        if key in found and found.get(key) != expected.get(key)
-    ]
-    return "; ".join(diffs) if diffs else None
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -114,6 +93,12 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def step_of(path: Path | None) -> int | None:
+    """The step of a ``step_<n>`` checkpoint folder (None for ``best`` or no folder)."""
+    match = _STEP_DIR.match(path.name) if path is not None else None
+    return int(match.group(1)) if match else None
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp``; an existing ``final`` is kept aside until the new one is in place."""
     if not final.exists():
@@ -167,6 +152,10 @@ class CheckpointManager:
             recover_interrupted_swaps(self.root)
         barrier()
 
+    def agree(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is true on any (so all take the same decision)."""
+        return self._agree(flag)
+
     def latest(self) -> Path | None:
         found = step_dirs(self.root)
         return found[-1][1] if found else None
@@ -183,15 +172,15 @@ class CheckpointManager:
             if self.is_main:
                 meta = {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
                 (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        except OSError as exc:
+        except Exception as exc:  # torch and safetensors report a full disk as RuntimeError, not OSError
             failure = exc
         if self._agree(failure is not None):
             if self.is_main:
                 shutil.rmtree(tmp, ignore_errors=True)
             previous = self.latest()
-            reason = "the disk is full" if isinstance(failure, OSError) and failure.errno == errno.ENOSPC else str(failure or "another process failed")
+            reason = describe_os_error(failure) if failure is not None else "another process failed"
             kept = f"the last good checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
-            raise TrainingError(f"could not write checkpoint {final}: {reason}; {kept}", exit_code=1)
+            raise RunFailure(f"could not write checkpoint {final}: {reason}; {kept}")
         if self.is_main:
             _swap_in(tmp, final)
             if name != BEST:

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from rsmif_core.training.visuals import composite, error_map, feature_grid, rgb_bands, stretch_limits
+from rsmif_core.ops.visuals import composite, error_map, feature_grid, rgb_bands, stretch_limits
 from rsmif_core.types import Batch
 
 TRACKER = "tensorboard"

@@ -42,4 +42,4 @@ def test_create_model_builds_cf2n() -> None:
     finally:
         reset_plugins()
     assert isinstance(model, CF2N)
-    assert model.hyper["channels"] == 8
+    assert model.arguments["channels"] == 8 and model.arguments["stages"] == 2  # defaults recorded too

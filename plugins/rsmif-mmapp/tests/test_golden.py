@@ -51,7 +51,7 @@ def test_convert_weights_command(reference_dir: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from rsmif_core.cli import cli
-    from rsmif_core.weights import load_weights
+    from rsmif_core.models.weights import load_weights
 
     golden = load_file(str(reference_dir / "mmapp_wv3_golden.safetensors"))
     src = tmp_path / "authors.pth"

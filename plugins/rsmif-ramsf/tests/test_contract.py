@@ -6,6 +6,7 @@ import pytest
 import torch
 from rsmif_ramsf import RAMSF
 
+import rsmif_core
 from rsmif_core import Batch, BatchMeta
 from rsmif_core.testing import TASK_CASES, check_model_contract, make_batch
 
@@ -52,8 +53,10 @@ def test_wrong_band_count_is_a_clear_error():
 def test_bad_hyper_parameters_are_clear_errors():
     with pytest.raises(ValueError, match="multiple of 4"):
         RAMSF(8, 1, 4, feat_dim=30)
-    with pytest.raises(TypeError, match="unknown hyper-parameters"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'NIR_dim'"):
         RAMSF(8, 1, 4, NIR_dim=33)
+    with pytest.raises(rsmif_core.UsageError, match="model 'ramsf' has no argument 'NIR_dim'. Did you mean 'nir_dim'"):
+        rsmif_core.create_model("ramsf", spectral_bands=8, guide_bands=1, ratio=4, NIR_dim=33)
 
 
 @pytest.mark.parametrize("ratio", [1, 2, 4])

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from rsmif_core import Batch, BatchMeta
 from rsmif_core.cli import cli
-from rsmif_core.weights import load_weights
+from rsmif_core.models.weights import load_weights
 
 
 def _authors_state(models_reference):

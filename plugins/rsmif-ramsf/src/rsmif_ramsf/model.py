@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -77,14 +76,9 @@ class RAMSF(FusionModel):
         guide_dim: int = 64,
         mlp_dim: Sequence[int] = (256, 128),
         nir_dim: int = 33,
-        **hyper: Any,
     ) -> None:
         mlp_dims = tuple(int(d) for d in mlp_dim)
-        super().__init__(
-            spectral_bands, guide_bands, ratio, feat_dim=feat_dim, guide_dim=guide_dim, mlp_dim=mlp_dims, nir_dim=nir_dim, **hyper
-        )
-        if hyper:
-            raise TypeError(f"RAMSF: unknown hyper-parameters {sorted(hyper)}; known: feat_dim, guide_dim, mlp_dim, nir_dim")
+        super().__init__(spectral_bands, guide_bands, ratio)
         if feat_dim < HAAR_GROUPS or feat_dim % HAAR_GROUPS:
             raise ValueError(f"RAMSF: feat_dim must be a positive multiple of 4 (the inverse Haar groups), found {feat_dim}")
         if guide_dim < 1 or nir_dim < 2 or not mlp_dims or min(mlp_dims) < 1:

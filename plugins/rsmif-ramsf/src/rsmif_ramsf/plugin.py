@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from rsmif_core import TASKS, hookimpl
-from rsmif_core.plugins.hookspecs import Register
-from rsmif_ramsf.model import RAMSF
+import rsmif_core
 
 
-@hookimpl
-def register_models(register: Register) -> None:
-    register(
-        "ramsf",
-        RAMSF,
-        description="RAMSF (Liu, Zhang, Wang, TGRS 2025): wavelet detail reconstruction + coordinate-query alignment",
-        tasks=TASKS,
-    )
+@rsmif_core.hookimpl
+def register_models(register: rsmif_core.Register) -> None:
+    from rsmif_ramsf.model import RAMSF
+
+    register("ramsf", RAMSF,
+             description="RAMSF (Liu, Zhang, Wang, TGRS 2025): wavelet detail reconstruction + coordinate-query alignment")

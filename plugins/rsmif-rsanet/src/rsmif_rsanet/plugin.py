@@ -1,18 +1,13 @@
-"""Registers ``rsanet`` with RSMIF (entry point ``rsmif``: ``rsanet = "rsmif_rsanet.plugin"``)."""
+"""Registers RSANet with RSMIF (entry point ``rsmif: rsanet``)."""
 
 from __future__ import annotations
 
-from rsmif_core import TASKS, hookimpl
-from rsmif_core.plugins.hookspecs import Register
+import rsmif_core
 
 
-@hookimpl
-def register_models(register: Register) -> None:
+@rsmif_core.hookimpl
+def register_models(register: rsmif_core.Register) -> None:
     from rsmif_rsanet.model import RSANet
 
-    register(
-        "rsanet",
-        RSANet,
-        description="RSANet (Liu et al., JSTARS 2023): recursive self-attention modules, lms + residual",
-        tasks=TASKS,
-    )
+    register("rsanet", RSANet,
+             description="RSANet (Liu et al., JSTARS 2023): recursive self-attention modules, lms + residual")

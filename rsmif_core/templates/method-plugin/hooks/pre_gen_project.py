@@ -1,15 +1,14 @@
 """Refuse unusable names before cookiecutter writes any file (plain ``cookiecutter`` path).
 
 Cookiecutter has already made the empty project folder when this runs; it removes it when this
-hook fails. ``rsmif new`` runs the same checks before calling cookiecutter and puts the names it checked in
-``RSMIF_SCAFFOLD_CHECKED`` (``rsmif_core.scaffold.checked_token``); they are not repeated here
-unless they were changed at the prompt.
+hook fails. ``rsmif new`` runs the same checks before calling cookiecutter and passes the names it checked
+in the private variable ``_rsmif_checked`` (``rsmif_core.scaffold.checked_token``); they are not repeated
+here unless they were changed at the prompt.
 Without RSMIF in this interpreter (e.g. cookiecutter run through pipx) only the spelling of the
 names is checked.
 """
 
 import keyword
-import os
 import re
 import sys
 
@@ -18,6 +17,7 @@ PACKAGE = {{ cookiecutter.package_name | tojson }}
 DISTRIBUTION = {{ cookiecutter.project_slug | tojson }}
 TASKS = {{ cookiecutter.tasks | tojson }}
 OWN_LOSS = {{ cookiecutter.default_loss | tojson }} == "own"
+CHECKED = {{ cookiecutter._rsmif_checked | tojson }}
 
 
 def spelling_problems() -> list:
@@ -31,7 +31,7 @@ def spelling_problems() -> list:
 
 def main() -> int:
     token = "|".join([METHOD, PACKAGE, DISTRIBUTION, METHOD + "_loss" if OWN_LOSS else "", TASKS])
-    if os.environ.get("RSMIF_SCAFFOLD_CHECKED") == token:
+    if CHECKED == token:
         return 0
     try:
         from rsmif_core.scaffold import PluginNames, name_problems

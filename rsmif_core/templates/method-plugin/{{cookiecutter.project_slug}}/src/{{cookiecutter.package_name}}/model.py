@@ -3,7 +3,8 @@
 
 This is the template's starting network, small but real: a residual detail-injection CNN,
 ``fused = lms + D(concat(lms, guide))``. Replace the body with yours and keep the two contracts:
-the constructor ``(spectral_bands, guide_bands, ratio, **your_hyperparameters)`` and
+the constructor ``(spectral_bands, guide_bands, ratio, <your hyperparameters as keyword parameters
+with defaults>)`` (never ``**kwargs``: a misspelt ``model.args`` key must be an error) and
 ``forward(batch) -> FusionOutput``.
 
 It works on the guide grid, so every task fits without special cases: any number of spectral
@@ -27,13 +28,13 @@ class {{ cookiecutter.__class_name }}(FusionModel):
 
     Hyperparameters (``model.args`` in a run file): ``channels`` feature width, ``num_blocks``
     residual blocks. Unknown arguments are an error rather than silently ignored, so a typo in a
-    config is caught when the config is loaded.
+    config is caught when the config is loaded; ``self.arguments`` records the values used.
     """
 
     tasks: ClassVar[tuple[str, ...]] = ({{ tasks | map("tojson") | join(", ") }}{{ "," if tasks | length == 1 }})
 
     def __init__(self, spectral_bands: int, guide_bands: int, ratio: int, channels: int = 32, num_blocks: int = 3) -> None:
-        super().__init__(spectral_bands, guide_bands, ratio, channels=channels, num_blocks=num_blocks)
+        super().__init__(spectral_bands, guide_bands, ratio)
         if channels < 1 or num_blocks < 0:
             raise ValueError(
                 f"{type(self).__name__}: channels must be ≥ 1 and num_blocks ≥ 0, found {channels} and {num_blocks}"

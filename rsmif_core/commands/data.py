@@ -1,4 +1,4 @@
-"""The ``rsmif data`` command group: ``info``, ``simulate`` and ``sample``."""
+"""``rsmif data``: ``info``, ``simulate`` and ``sample``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from pathlib import Path
 import click
 
 from rsmif_core.data.errors import DataError
-
-
-def _fail(message: str) -> None:
-    from rsmif_core.cli import fail
-
-    fail(message)
 
 
 @click.group("data")
@@ -78,24 +72,20 @@ def simulate_cmd(pan_path: Path, ms_path: Path, sensor: str, ratio: int | None, 
     from rsmif_core.data.sensors import sensor_max_value
     from rsmif_core.data.wald import simulate
 
-    try:
-        pan = read_raster(pan_path, pan_key)
-        ms = read_raster(ms_path, ms_key)
-        ratio = check_pair(pan, ms, ratio)
-        if max_value is None:
-            max_value = sensor_max_value(sensor)
-        if max_value is None and ms.dtype == "uint8":
-            max_value = 255.0
-        if max_value is None:
-            raise DataError(None, f"no known radiometric scale for sensor {sensor!r} and a {ms.dtype} input: pass --max-value")
-        report = simulate(
-            pan.array, ms.array, out, sensor=sensor, ratio=ratio, name=name, max_value=max_value, patch=patch,
-            stride=stride, split=split, test_fraction=test_fraction, test_size=test_size, fr_size=fr_size,
-            pan_method=pan_degrade, mtf_gains=_gains(mtf_gains), seed=seed, source=f"{pan_path.name} + {ms_path.name}",
-        )
-    except DataError as exc:
-        _fail(str(exc))
-        return
+    pan = read_raster(pan_path, pan_key)
+    ms = read_raster(ms_path, ms_key)
+    ratio = check_pair(pan, ms, ratio)
+    if max_value is None:
+        max_value = sensor_max_value(sensor)
+    if max_value is None and ms.dtype == "uint8":
+        max_value = 255.0
+    if max_value is None:
+        raise DataError(None, f"no known radiometric scale for sensor {sensor!r} and a {ms.dtype} input: pass --max-value")
+    report = simulate(
+        pan.array, ms.array, out, sensor=sensor, ratio=ratio, name=name, max_value=max_value, patch=patch,
+        stride=stride, split=split, test_fraction=test_fraction, test_size=test_size, fr_size=fr_size,
+        pan_method=pan_degrade, mtf_gains=_gains(mtf_gains), seed=seed, source=f"{pan_path.name} + {ms_path.name}",
+    )
     for split_name, path in report.files.items():
         click.echo(f"{split_name:8s} {report.counts[split_name]:6d} items  {path}")
     if report.clipped_negative:
@@ -111,11 +101,7 @@ def sample_cmd(task: str, scene: str | None, out: Path) -> None:
     """Write the built-in sample scene of TASK in its collection's format (h5 files or a SEN12MS-CR tree)."""
     from rsmif_core.data.sample_writer import write_sample
 
-    try:
-        written = write_sample(task, out, scene)
-    except DataError as exc:
-        _fail(str(exc))
-        return
+    written = write_sample(task, out, scene)
     shown = written if len(written) <= 8 else [*written[:4], Path("…"), *written[-2:]]
     for path in shown:
         click.echo(str(path))

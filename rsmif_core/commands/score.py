@@ -7,27 +7,17 @@ import math
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from rsmif_core.metrics.checks import MetricInputError
-from rsmif_core.metrics.classes import FULL_RESOLUTION, METRICS, REDUCED_RESOLUTION, ScoreInputs, mean_std
-from rsmif_core.metrics.readers import ImageReadError, check_same_count, read_images
-from rsmif_core.ops.mtf import SENSORS, UnknownSensorError, canonical_sensor
+from rsmif_core.errors import UsageError
+from rsmif_core.metrics.classes import FULL_RESOLUTION, METRICS, REDUCED_RESOLUTION, mean_std
+from rsmif_core.metrics.files import score_images
+from rsmif_core.ops.mtf import SENSORS
 
 DEFAULT_RR = ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc", "rase")
 DEFAULT_FR = ("d_lambda_k", "d_s", "hqnr", "d_lambda", "qnr")
-CHUNK = 4  # images scored together (bounds memory on 512×512 full-resolution scenes)
-
-
-def _to_unit(name: str, a: np.ndarray, max_value: float, scale: str, notes: list[str]) -> torch.Tensor:
-    """Bring an array to the [0, 1] scale: DN / max_value, or as is when it already is in [0, 1]."""
-    unit = scale == "unit" or (scale == "auto" and max_value > 1.5 and float(np.nanmax(a)) <= 1.5)
-    if unit and scale == "auto":
-        notes.append(f"{name}: values lie in [0, 1.5], read as already divided by max_value {max_value:g}")
-    return torch.from_numpy(a if unit else a / max_value)
 
 
 def _resolve_metrics(spec: str | None, full: bool) -> list[str]:
@@ -70,43 +60,20 @@ def score(fused: str, reference: str | None, pan: str | None, ms: str | None, lm
           ratio: int, max_value: float, scale: str, metric_spec: str | None, border: int, clip: bool, block_size: int,
           protocol: str, csv_path: str | None, per_image: bool) -> None:
     """Score fused images against a reference (reduced resolution) or PAN + MS (full resolution)."""
-    from rsmif_core.cli import fail
-
     full = reference is None
     if full and (pan is None or ms is None):
-        fail("give --reference for reduced-resolution indices, or --pan and --ms for full-resolution ones")
+        raise UsageError("give --reference for reduced-resolution indices, or --pan and --ms for full-resolution ones")
     if not full and (pan is not None or ms is not None):
-        fail("--reference (reduced resolution) cannot be combined with --pan/--ms (full resolution)")
+        raise UsageError("--reference (reduced resolution) cannot be combined with --pan/--ms (full resolution)")
     if max_value <= 0:
-        fail(f"--max-value must be positive, found {max_value}")
+        raise UsageError(f"--max-value must be positive, found {max_value}")
     names = _resolve_metrics(metric_spec, full)
     if full and sensor is None and {"d_lambda_k", "hqnr"} & set(names):
-        fail(f"--sensor is needed for d_lambda_k and hqnr (MTF filters); known sensors: {', '.join(SENSORS)}")
-    try:
-        if sensor is not None:
-            canonical_sensor(sensor)
-        notes: list[str] = []
-        ids, fused_a = read_images(fused, "fused")
-        arrays: dict[str, np.ndarray] = {"fused": fused_a}
-        for role, spec in (("reference", reference), ("pan", pan), ("ms", ms), ("lms", lms)):
-            if spec is not None:
-                arrays[role] = read_images(spec, role)[1]
-        check_same_count(list(arrays.items()))
-        tensors = {k: _to_unit(k, a, max_value, scale, notes) for k, a in arrays.items()}
-        metrics = {n: METRICS[n](sensor=sensor, border=border, clip=clip, block_size=block_size, protocol=protocol)
-                   for n in names}
-        parts: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        for start in range(0, len(ids), CHUNK):
-            part = {k: t[start : start + CHUNK] for k, t in tensors.items()}
-            inputs = ScoreInputs(gt=part.get("reference"), pan=part.get("pan"), ms=part.get("ms"), lms=part.get("lms"),
-                                 ratio=ratio, sensor=sensor or "none", max_value=max_value)
-            with torch.no_grad():
-                for n, metric in metrics.items():
-                    parts[n].append(metric.score(part["fused"], inputs).to(torch.float64))
-        values = {n: torch.cat(v) for n, v in parts.items()}
-    except (ImageReadError, MetricInputError, UnknownSensorError) as exc:
-        fail(str(exc))
-        return
+        raise UsageError(f"--sensor is needed for d_lambda_k and hqnr (MTF filters); known sensors: {', '.join(SENSORS)}")
+    values, ids, notes = score_images(
+        fused, reference=reference, pan=pan, ms=ms, lms=lms, names=names, sensor=sensor, ratio=ratio,
+        max_value=max_value, scale=scale, border=border, clip=clip, block_size=block_size, protocol=protocol,
+    )
     _report(ids, values, csv_path, notes, "full resolution" if full else "reduced resolution", protocol,
             per_image)
 

@@ -1,13 +1,10 @@
-"""Built-in commands that live outside the core CLI module (registered through the same hook)."""
+"""``rsmif convert-weights``: the authors' released checkpoints as safetensors weights."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-
-from rsmif_core.plugins.hookspecs import Register, hookimpl
-from rsmif_core.scaffold import new_group
 
 
 @click.command("convert-weights")
@@ -19,18 +16,7 @@ from rsmif_core.scaffold import new_group
 @click.option("--ratio", type=int, default=4, show_default=True, help="Guide/spectral resolution ratio.")
 def convert_weights(method: str, source: str, destination: str, spectral_bands: int, guide_bands: int, ratio: int) -> None:
     """Convert an authors' checkpoint (.pth: a state_dict or {'net': ...}) of METHOD to safetensors."""
-    from rsmif_core.weights import convert_authors_checkpoint
+    from rsmif_core.run.weights import convert_authors_checkpoint
 
-    try:
-        n = convert_authors_checkpoint(method, Path(source), Path(destination), spectral_bands, guide_bands, ratio)
-    except (ValueError, RuntimeError, KeyError, OSError) as exc:
-        from rsmif_core.cli import fail
-
-        fail(f"{source}: {exc}")
+    n = convert_authors_checkpoint(method, Path(source), Path(destination), spectral_bands, guide_bands, ratio)
     click.echo(f"wrote {destination} ({n} tensors)")
-
-
-@hookimpl
-def register_commands(register: Register) -> None:
-    register(convert_weights)
-    register(new_group)

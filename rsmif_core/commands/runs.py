@@ -1,0 +1,62 @@
+"""``rsmif run`` (train, then test) and ``rsmif test`` (score a run or a parameter-free model)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from rsmif_core.config import load_config
+
+
+@click.command("run")
+@click.argument("config")
+@click.argument("overrides", nargs=-1)
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in trainer.output_dir (mid-epoch).")
+def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train CONFIG (a YAML file, with key=value OVERRIDES), then test on data.test / data.test_fr when set.
+
+    Exits 130 on Ctrl-C and 143 on SIGTERM after writing a checkpoint.
+    """
+    from rsmif_core.run.train import train_and_test
+
+    cfg = load_config(config, overrides)
+    result = train_and_test(cfg, resume=resume, console=Console())
+    if result.exit_code:
+        sys.exit(result.exit_code)
+
+
+@click.command("test")
+@click.argument("source")
+@click.argument("overrides", nargs=-1)
+@click.option("--checkpoint", type=click.Path(), default=None,
+              help="Weights: a run folder, a checkpoint folder, a model.safetensors file or an authors' .pth state_dict "
+                   "[default: SOURCE when it is a run folder; none for a model without parameters].")
+@click.option("--type", "kind", type=click.Choice(["rr", "fr"]), default="rr", show_default=True,
+              help="rr: reduced resolution, reference metrics; fr: full resolution, no-reference metrics.")
+@click.option("--save", type=click.Choice(["mat", "tif"]), default=None, help="Also write each fused image.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder [default: <trainer.output_dir>/test_<type>].")
+def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, kind: str, save: str | None,
+             out: str | None) -> None:
+    """Score SOURCE on the test split, one image at a time: mean ± std table, per-image CSV/JSON rows.
+
+    SOURCE is a finished run folder (its saved config and best weights) or a config file.
+    """
+    from rsmif_core.run.test import run_test
+
+    run_dir = Path(source)
+    if run_dir.is_dir():
+        cfg = load_config(run_dir / "config.yaml", overrides)
+        weights: Path | None = Path(checkpoint) if checkpoint else run_dir
+    else:
+        cfg = load_config(source, overrides)
+        weights = Path(checkpoint) if checkpoint else None
+    run_test(
+        cfg, weights, "rr" if kind == "rr" else "fr",
+        save="mat" if save == "mat" else "tif" if save == "tif" else None,
+        out_dir=Path(out) if out else (run_dir / f"test_{kind}" if run_dir.is_dir() else None),
+        console=Console(),
+    )

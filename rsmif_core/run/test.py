@@ -1,0 +1,100 @@
+"""``rsmif test``: score a trained model on a test split, one image at a time; write rows and images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rich.console import Console
+from torch.utils.data import DataLoader
+
+from rsmif_core.config.schema import RunConfig
+from rsmif_core.errors import UsageError
+from rsmif_core.evaluation.export import image_exporter
+from rsmif_core.evaluation.report import summary_table, write_csv
+from rsmif_core.evaluation.runner import EvalResult, collate_with_extras, evaluate, summarize
+from rsmif_core.io import write_json
+from rsmif_core.run.build import apply_runtime, build_dataset, build_metrics, build_model, make_accelerator
+from rsmif_core.run.weights import load_into, resolve_weights
+
+Kind = Literal["rr", "fr"]
+
+
+@dataclass
+class TestReport:
+    kind: str
+    result: EvalResult
+    summary: dict[str, dict[str, float]]
+    out_dir: Path
+    weights: Path | None
+    directions: dict[str, bool] = field(default_factory=dict)
+    title: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "weights": None if self.weights is None else str(self.weights),
+            "summary": self.summary,
+            "rows": self.result.rows(),
+            "seconds": {
+                "total": self.result.seconds_total,
+                "model": self.result.seconds_model,
+                "metrics": self.result.seconds_metrics,
+            },
+        }
+
+
+def run_test(
+    cfg: RunConfig,
+    checkpoint: Path | None,
+    kind: Kind,
+    save: Literal["mat", "tif"] | None = None,
+    out_dir: Path | None = None,
+    accelerator: Any = None,
+    console: Console | None = None,
+) -> TestReport:
+    """Evaluate ``checkpoint`` on ``data.test`` (rr, reference metrics) or ``data.test_fr`` (fr, no-reference).
+
+    ``checkpoint`` may be None for a model without parameters. Prints the table on the main process.
+    """
+    console = console or Console()
+    section = cfg.data.test if kind == "rr" else cfg.data.test_fr
+    key = "data.test" if kind == "rr" else "data.test_fr"
+    if section is None:
+        raise UsageError(f"{key}: not set in the config; --type {kind} needs it")
+    dataset = build_dataset(section, key.removeprefix("data."))
+    if kind == "rr" and not bool(getattr(dataset, "has_reference", True)):
+        raise UsageError(f"{key} ({section.name}): --type rr needs reference images, and this dataset has none")
+    names = cfg.eval.rr_metrics if kind == "rr" else cfg.eval.fr_metrics
+    metrics = build_metrics(names, cfg.eval, cfg.runtime, dataset, f"eval.{kind}_metrics")
+    model = build_model(cfg, dataset)
+    weights_path = None
+    if checkpoint is not None:
+        weights = resolve_weights(checkpoint)
+        load_into(model, cfg.model.name, weights)
+        weights_path = weights.path
+    elif any(True for _ in model.parameters()):
+        raise UsageError(f"model {cfg.model.name!r} has trained weights: give --checkpoint (a run folder, a "
+                         "checkpoint folder or a weights file)")
+    if accelerator is None:
+        apply_runtime(cfg.runtime)
+        accelerator = make_accelerator(cfg)
+    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers,
+                        collate_fn=collate_with_extras)
+    model, loader = accelerator.prepare(model, loader)
+    out = out_dir or Path(cfg.trainer.output_dir) / f"test_{kind}"
+    on_batch = image_exporter(save, out / "images") if save else None
+    result = evaluate(model, loader, metrics, accelerator, on_batch=on_batch)
+    directions = {n: metrics.higher_is_better(n) for n in metrics.names}
+    title = (f"{cfg.model.name} on {section.name} ({'reduced' if kind == 'rr' else 'full'} resolution, "
+             f"{len(result.ids)} images)")
+    report = TestReport(kind, result, summarize(result.values), out, weights_path, directions, title)
+    if accelerator.is_main_process:
+        write_csv(out / "per_image.csv", result.rows())
+        write_json(out / "per_image.json", report.as_dict())
+        console.print(summary_table(title, report.summary, directions))
+        share = result.seconds_metrics / result.seconds_total if result.seconds_total > 0 else 0.0
+        console.print(f"{result.seconds_total:.2f} s ({share:.0%} in metrics); per-image rows: {out / 'per_image.csv'}",
+                      highlight=False)
+    return report
