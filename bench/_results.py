@@ -1,16 +1,22 @@
 """Write a benchmark's result into ``bench/RESULTS.md``: one section per benchmark, stamped with date and machine.
 
 Benchmark figures live there (and in closing notes), never in docstrings, where they would go stale.
-``record("bench_models (cpu)", table)`` replaces the section of that title, or appends it.
+``record("bench_models (cpu)", table)`` replaces the section of that title, or appends it;
+``with recorded("bench_data"):`` records everything printed in the block.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import os
 import platform
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import TextIO
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 _HEADER = "# Benchmark results\n\nWritten by the scripts in `bench/`; each section is replaced when its script runs again.\n"
@@ -55,3 +61,28 @@ def record(title: str, body: str, path: Path = RESULTS) -> None:
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextmanager
+def recorded(title: str) -> Iterator[None]:
+    """Print as usual and record everything this process printed meanwhile as the section ``title``."""
+    tee = _Tee(sys.stdout)
+    with redirect_stdout(tee):
+        yield
+    text = "".join(tee.lines).strip()
+    if text:
+        record(title, f"```\n{text}\n```")

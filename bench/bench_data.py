@@ -18,33 +18,7 @@
 
     python bench/bench_data.py [--items 1500] [--big-gb 2.0] [--repeats 3]
 
-Measured 2026-11-26 on the shared 2-CPU VM with other agents' jobs running (load average 2.8-3.1 during
-the run; ``--repeats 5``), so the ratios are contention-bound, the CPU times less so:
-
-    loader                            items/s  ratio  CPU ms/batch: main, workers
-    in-memory numpy (ceiling)            4814  1.00x     6.6     -
-    pancollection, 0 workers             5277  1.10x     6.2     -
-    pancollection, 2 workers             4598  0.96x     1.7   11.5
-    HDF5 reads (memory_map=False), 0 w   3695  0.77x     8.5     -
-    HDF5 reads (memory_map=False), 2 w   3506  0.73x     1.9   15.5
-    former path (per item, HDF5), 0 w    2615  0.54x    12.1     -
-    former path (per item, HDF5), 2 w    2481  0.52x     2.6   21.9
-    in-memory, 2 workers                 3264  0.68x     2.1   15.7
-    zeros, 2 workers                     4131  0.86x     1.9   11.5
-
-Earlier runs gave 1.13x / 0.90x (load 3.1-3.3) and 1.29x / 1.11x (load 4.7-5.3) for 0 / 2 workers.
-The reader beats the ceiling at 0 workers because it scales each item straight from the page cache
-into the batch, where the ceiling makes item tensors and then stacks them. With 2 workers the two CPUs
-are the limit: the workers' CPU per batch (scaling from the page cache ~5 ms, first touch of the fresh
-shared-memory batch ~6 ms: 2240 page faults) runs beside the other jobs, and the main process only maps
-the batch (1.7 ms).
-
-Memory (2 GiB file, 3744 items, peak RSS / USS): floor 234 / 150 MB; 0 workers: main 268 / 176 MB;
-2 forked workers: main 243 / 151, workers 195 / 29 and 191 / 26 (a worker's RSS counts the parent's
-pages it shares); 2 spawned workers: 255 / 165 and 255 / 164 (a fresh interpreter importing torch).
-The former per-item path's workers peaked at 329 / 164 MB (fork) and 393 / 302 MB (spawn): glibc kept
-the freed torch blocks of the per-item tensors and stacked batches (with MALLOC_MMAP_THRESHOLD_=131072
-they peaked at 196 / 31 MB).
+Results are recorded in bench/RESULTS.md (section "bench_data").
 """
 
 from __future__ import annotations
@@ -63,6 +37,7 @@ import h5py
 import numpy as np
 import psutil
 import torch
+from _results import recorded
 from torch.utils.data import DataLoader, Dataset
 
 from rsmif_core import collate, create_dataset
@@ -302,8 +277,8 @@ def main() -> None:
     parser.add_argument("--skip-random", action="store_true", help="Only the memory part (RSS then starts clean).")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    print(f"load average at the start: {load_average()}")
-    with tempfile.TemporaryDirectory(prefix="rsmif_bench_data_") as tmp:
+    with recorded("bench_data"), tempfile.TemporaryDirectory(prefix="rsmif_bench_data_") as tmp:
+        print(f"load average at the start: {load_average()}")
         if not args.skip_random:
             random_access(Path(tmp), args.items, args.repeats)
         if not args.skip_memory:

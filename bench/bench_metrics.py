@@ -1,5 +1,5 @@
-"""Benchmark: RSMIF's indices (on CPU the fused numba kernels; ``RSMIF_METRIC_KERNELS=torch`` times the batched
-torch path other devices use) vs a numpy re-statement of the per-image, per-band, per-block
+"""Benchmark: RSMIF's indices (on CPU the fused numba kernels; ``--kernels torch`` times the batched torch path
+other devices use) vs a numpy re-statement of the per-image, per-band, per-block
 code the indices are usually computed with (the authors' utils/metrics.py + utils/FS_index port of the
 toolbox, which loop over images, bands, band pairs and Q2n blocks in Python).
 
@@ -7,7 +7,7 @@ The baseline is written here from the toolbox formulas in that loop structure (n
 computes the same toolbox definitions as our default protocol and its values are checked against ours
 before timing. Run as a script (never in the test suite):
 
-    python bench/bench_metrics.py [--images 20] [--repeats 3] [--suite rr|fr|both]
+    python bench/bench_metrics.py [--images 20] [--repeats 3] [--suite rr|fr|both] [--kernels numba|torch]
                                   [--authors-copy DIR] [--authors-deps DIR]
 
 A second baseline is the AUTHORS' OWN code, run from a scratch copy outside this repository (never
@@ -41,12 +41,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from _results import record
 from scipy import ndimage
 
 from rsmif_core.metrics import functional as fn
-from rsmif_core.metrics.moments import use_kernels
+from rsmif_core.metrics.moments import Kernels
 from rsmif_core.ops.interp import imresize_matrix, interp23tap_matrix
 from rsmif_core.ops.mtf import mtf_kernels
+
+KERNELS: Kernels = "numba"  # set from --kernels in main()
+RESULT_LINES: list[str] = []  # what run() printed, recorded in bench/RESULTS.md at the end
 
 # ----------------------------------------------------------------------------- numpy baseline (H×W×C)
 
@@ -392,10 +396,12 @@ def torch_rr_indices(max_value: float = 2047.0) -> dict[str, Callable[[torch.Ten
     """Every index of our suite on DN-scale B×C×H×W tensors: PSNR and SSIM with ``data_range=max_value``
     equal their values on [0, 1] data with range 1; RMSE is reported on the [0, 1] scale like the authors'."""
     return {
-        "q2n": lambda r, f: fn.q2n(f, r), "q_index": lambda r, f: fn.q_index(f, r), "sam": lambda r, f: fn.sam(f, r),
-        "ergas": lambda r, f: fn.ergas(f, r, 4), "scc": lambda r, f: fn.scc(f, r),
-        "psnr": lambda r, f: fn.psnr(f, r, max_value), "ssim": lambda r, f: fn.ssim(f, r, max_value),
-        "rmse": lambda r, f: fn.rmse(f, r) / max_value, "cc": lambda r, f: fn.cc(f, r), "rase": lambda r, f: fn.rase(f, r),
+        "q2n": lambda r, f: fn.q2n(f, r, kernels=KERNELS), "q_index": lambda r, f: fn.q_index(f, r, kernels=KERNELS),
+        "sam": lambda r, f: fn.sam(f, r, kernels=KERNELS), "ergas": lambda r, f: fn.ergas(f, r, 4, kernels=KERNELS),
+        "scc": lambda r, f: fn.scc(f, r, kernels=KERNELS), "psnr": lambda r, f: fn.psnr(f, r, max_value, kernels=KERNELS),
+        "ssim": lambda r, f: fn.ssim(f, r, max_value, kernels=KERNELS),
+        "rmse": lambda r, f: fn.rmse(f, r, kernels=KERNELS) / max_value, "cc": lambda r, f: fn.cc(f, r, kernels=KERNELS),
+        "rase": lambda r, f: fn.rase(f, r, kernels=KERNELS),
     }
 
 
@@ -405,7 +411,7 @@ def torch_rr_suite(ref: torch.Tensor, fus: torch.Tensor) -> dict[str, torch.Tens
 
 def torch_fr_suite(fus: torch.Tensor, pan: torch.Tensor, ms: torch.Tensor, lms: torch.Tensor,
                    sensor: str) -> dict[str, torch.Tensor]:
-    dlk = fn.d_lambda_k(fus, ms, 4, sensor, lms=lms)
+    dlk = fn.d_lambda_k(fus, ms, 4, sensor, lms=lms, kernels=KERNELS)
     ds = fn.d_s(fus, pan, ms, 4, lms=lms)
     dl = fn.d_lambda(fus, ms, lms=lms)
     return {"d_lambda_k": dlk, "d_s": ds, "hqnr": (1 - dlk) * (1 - ds), "d_lambda": dl, "qnr": (1 - dl) * (1 - ds)}
@@ -466,12 +472,15 @@ def run(name: str, baselines: dict[str, Callable[[], object]], ours_call: Callab
             times[label].append(_time(call))
         to.append(_time(ours_call))
     ours = statistics.median(to)
-    print(f"{name}\n  ours {ours:.2f} s (runs {[round(t, 2) for t in to]})")
+    lines = [name, f"  ours {ours:.2f} s (runs {[round(t, 2) for t in to]})"]
     for label, tb in times.items():
         ratio = statistics.median(tb) / ours
         verdict = f"{'meets' if ratio >= target else 'MISSES'} the {target:.0f}x target" if label == "authors" \
             else "reference only"
-        print(f"  vs {label}: {statistics.median(tb):.2f} s -> {ratio:.1f}x ({verdict}; runs {[round(t, 2) for t in tb]})")
+        lines.append(f"  vs {label}: {statistics.median(tb):.2f} s -> {ratio:.1f}x ({verdict}; runs "
+                     f"{[round(t, 2) for t in tb]})")
+    print("\n".join(lines))
+    RESULT_LINES.extend(lines)
 
 
 def main() -> None:
@@ -479,6 +488,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--suite", choices=["rr", "fr", "both"], default="both")
+    parser.add_argument("--kernels", choices=["numba", "torch"], default="numba",
+                        help="where our statistics run on this CPU (the runtime.metric_kernels option)")
     env_copy = os.environ.get("RSMIF_AUTHORS_METRICS")
     parser.add_argument("--authors-copy", type=Path, default=Path(env_copy) if env_copy else None,
                         help="scratch copy of the authors' repo (utils/metrics.py, utils/FS_index); "
@@ -486,8 +497,10 @@ def main() -> None:
     parser.add_argument("--authors-deps", type=Path, default=None,
                         help="pip --target folder with the authors' imports (default: AUTHORS_COPY/deps)")
     args = parser.parse_args()
+    global KERNELS
+    KERNELS = args.kernels
     torch.set_num_threads(2)
-    path = "fused CPU kernels" if use_kernels(torch.zeros(1)) else "batched torch"
+    path = "fused CPU kernels" if KERNELS == "numba" else "batched torch"
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, images {args.images}, ours on {path}")
     authors = load_authors(args.authors_copy, args.authors_deps)
     if args.suite in ("rr", "both"):
@@ -524,6 +537,8 @@ def main() -> None:
         run(f"FR suite ({args.images} scenes, PAN 512, 8 bands). ours/re-statement: d_lambda_k d_s hqnr d_lambda qnr "
             "(toolbox block Q); authors: FS_index HQNR (D_lambda_K, D_s) + solver's D_lambda_numpy, QNR",
             fr, lambda: torch_fr_suite(tf, tp, tm, tl, "WV3"), args.repeats, 10)
+    if RESULT_LINES:
+        record(f"bench_metrics ({args.suite}, {path})", "```\n" + "\n".join(RESULT_LINES) + "\n```")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark the trainer and the evaluation path.
 
-1. Trainer overhead: optimizer steps per second of the ``rsmif run`` loop (``Trainer.fit``: Accelerate,
+1. Trainer overhead: optimizer steps per second of the ``rsmif run`` loop (``rsmif_core.run.train.train``: Accelerate,
    loss-term logging every ``log_every`` steps, NaN checks, progress, a final checkpoint) against a bare
    PyTorch loop (DataLoader + forward + L1 + Adam) over the same model (PNN), data (the ``sample``
    Landsat-7 training patches, batch 8) and number of steps. Each timing covers the whole job (building
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _results import recorded
 
 from rsmif_core import collate, create_dataset, create_model
 from rsmif_core.config.schema import RunConfig
@@ -58,7 +59,7 @@ def bare_loop(steps: int, seed: int = 0) -> None:
 def trainer_loop(steps: int, seed: int = 0) -> None:
     from rich.console import Console
 
-    from rsmif_core.training import Trainer
+    from rsmif_core.run.train import train
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = RunConfig.model_validate({
@@ -69,9 +70,8 @@ def trainer_loop(steps: int, seed: int = 0) -> None:
             "trainer": {"max_steps": steps, "output_dir": str(Path(tmp) / "run"), "seed": seed, "log_every": 10,
                         "checkpoint_every": 10**6, "progress": False, "log_images": False, "cpu": True},
         })
-        trainer = Trainer(cfg, console=Console(quiet=True))
-        trainer.fit()
-        trainer.close()
+        _, accelerator = train(cfg, console=Console(quiet=True))
+        accelerator.state.destroy_process_group()
 
 
 def timed(job: Callable[[int], None], steps: int) -> tuple[float, float]:
@@ -143,8 +143,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    bench_training(args.steps, args.repeats)
-    bench_evaluation(args.images, args.size)
+    with recorded("bench_trainer"):
+        bench_training(args.steps, args.repeats)
+        bench_evaluation(args.images, args.size)
 
 
 if __name__ == "__main__":
