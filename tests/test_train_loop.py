@@ -131,3 +131,21 @@ def test_early_stop_after_patience_validations_without_a_new_best(kit: Path, tmp
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["step"] == 3 and metrics["best_step"] == 1 and metrics["best_mode"] == "max"
     assert (run_dir / "checkpoints" / "step_00000003").is_dir() and (run_dir / "model.safetensors").is_file()
+
+
+def test_runtime_options_threads_and_compile_fallback(kit: Path, tmp_path: Path,  # noqa: F811
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from rsmif_core.run import build
+
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)  # a machine without a C++ compiler
+    threads = torch.get_num_threads()
+    cfg = kit_config(tmp_path / "run", trainer={**kit_config(tmp_path / "run")["trainer"], "max_steps": 2,
+                                                 "log_images": False})
+    cfg["runtime"] = {"threads": 1, "compile": True, "metric_kernels": "torch"}
+    try:
+        code, out = run(["run", str(write_config(tmp_path / "cfg.yaml", cfg))])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, out
+    assert "runtime.compile: no C++ compiler found" in out and "running the model eagerly" in out

@@ -112,11 +112,12 @@ def make_accelerator(cfg: RunConfig, **options: Any) -> Any:
     return Accelerator(cpu=use_cpu(cfg.trainer.cpu), mixed_precision=cfg.trainer.mixed_precision, **options)
 
 
-def maybe_compile(model: torch.nn.Module, runtime: RuntimeSection, console: Console) -> torch.nn.Module:
+def maybe_compile(model: torch.nn.Module, runtime: RuntimeSection, console: Console, device_type: str = "cpu"
+                  ) -> torch.nn.Module:
     """``runtime.compile``: compile the model in place where torch.compile works here, else run eagerly."""
     if not runtime.compile:
         return model
-    problem = compiler_problem()
+    problem = compiler_problem(device_type)
     if problem is not None:
         console.print(f"[yellow]note:[/] runtime.compile: {problem}; running the model eagerly", highlight=False)
         return model
@@ -124,12 +125,13 @@ def maybe_compile(model: torch.nn.Module, runtime: RuntimeSection, console: Cons
     return model
 
 
-def compiler_problem() -> str | None:
-    """Why torch.compile cannot run on this machine, or None (it needs a C++ compiler for CPU code)."""
-    if not torch.cuda.is_available() and shutil.which("cc") is None and shutil.which("gcc") is None:
+def compiler_problem(device_type: str = "cpu") -> str | None:
+    """Why torch.compile cannot run here, or None. On a CPU its generated code needs a C++ compiler; the
+    check is cheap on purpose (a trial compilation takes tens of seconds)."""
+    import torch._dynamo
+
+    if not torch._dynamo.is_dynamo_supported():
+        return "torch.compile does not support this Python/torch build"
+    if device_type == "cpu" and shutil.which("c++") is None and shutil.which("g++") is None:
         return "no C++ compiler found for torch.compile's CPU code"
-    try:
-        torch.compile(lambda x: x + 1)(torch.zeros(2))
-    except Exception as exc:  # any failure of the compiler stack means: do not use it
-        return f"torch.compile failed on this machine ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     return None

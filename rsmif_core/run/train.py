@@ -130,7 +130,7 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
         optimizer = build_optimizer(cfg.optim, model.parameters())
     except ValueError as exc:
         raise UsageError(f"model {cfg.model.name!r}: {exc}") from None
-    model = maybe_compile(model, cfg.runtime, console)
+    model = maybe_compile(model, cfg.runtime, console, accelerator.device.type)
     val_dl = None
     if val_ds is not None and cfg.data.val is not None:
         val_dl = DataLoader(val_ds, batch_size=cfg.data.val.batch_size, shuffle=False,
