@@ -81,15 +81,22 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_missing_data_file(tmp_path: Path) -> None:
-    from rsmif_core.config.load import _check_args
+    from rsmif_core.config.load import _Checker
     from rsmif_core.plugins.registry import Entry
 
     def reader(path: str, split: str = "train") -> None: ...
 
     entry = Entry("datasets", "reader", reader, "tests", "tests", "0")
-    with pytest.raises(ConfigError, match=r"data\.train\.args\.path: found '.*missing\.h5'; expected an existing file"):
-        _check_args("run.yaml", "data.train.args", entry, {"path": str(tmp_path / "missing.h5")})
-    _check_args("run.yaml", "data.train.args", entry, {"path": str(tmp_path / "missing.h5")}, check_paths=False)
+    check = _Checker(check_paths=True)
+    check.args("data.train.args", entry, {"path": str(tmp_path / "missing.h5")})
+    assert [p.text() for p in check.problems] == [f"data.train.args.path: found '{tmp_path / 'missing.h5'}'; "
+                                                  "expected an existing file or folder"]
+    unchecked = _Checker(check_paths=False)
+    unchecked.args("data.train.args", entry, {"path": str(tmp_path / "missing.h5")})
+    assert not unchecked.problems
+    unchecked.args("data.train.args", entry, {"split": "val"})
+    assert [p.text() for p in unchecked.problems] == [
+        "data.train.args.path: found <missing>; expected this argument of dataset 'reader' to be set"]
 
 
 def test_invalid_yaml(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from test_train_kit import TinyScenes, kit_config, kit_module, write_config  # noqa: F401  (kit_module is a fixture)
 
 from rsmif_core.cli import cli
+from rsmif_core.errors import UsageError
 from rsmif_core.evaluation.export import to_radiometric
 from rsmif_core.evaluation.runner import summarize
 
@@ -80,19 +81,30 @@ def test_fr_with_geotiff_export_keeps_georeferencing(trained: tuple[Path, Path],
                       "--out", str(out)])
     assert code == 0, text
     with rasterio.open(out / "images" / "scene_001.tif") as src:
-        assert src.count == 4 and src.dtypes[0] == "uint16"
+        assert src.count == 4 and src.dtypes[0] == "float32" and src.profile["tiled"] is False  # 16×16: one strip
         assert src.crs.to_epsg() == 32631
         assert tuple(src.transform)[:6] == (0.5, 0.0, 594001.0, 0.0, -0.5, 5760000.0)
+        assert src.compression is not None
+    code, text = run(["test", str(cfg), "--checkpoint", str(run_dir), "--type", "fr", "--save", "tif", "--dtype", "uint16",
+                      "--out", str(out)])
+    assert code == 2 and "already holds" in text and "--overwrite" in text  # an earlier test is never replaced
+    code, text = run(["test", str(cfg), "--checkpoint", str(run_dir), "--type", "fr", "--save", "tif", "--dtype", "uint16",
+                      "--out", str(out), "--overwrite"])
+    assert code == 0, text
+    with rasterio.open(out / "images" / "scene_001.tif") as src:
+        assert src.dtypes[0] == "uint16" and src.crs.to_epsg() == 32631
         data = src.read()
     assert 0 < data.max() <= 2047
 
 
 def test_radiometric_scale_rules() -> None:
     fused = torch.tensor([[[0.5, 1.2], [-0.1, 0.25]]])
-    dn = to_radiometric(fused, 2047.0, input_min=0.0)
+    dn = to_radiometric(fused, 2047.0, "uint16")  # DN: rounded and clipped to [0, max_value]
     assert dn.dtype == np.uint16 and dn.tolist() == [[[1024, 2047], [0, 512]]]
-    db = to_radiometric(fused, 25.0, input_min=-0.3)  # negative inputs (e.g. SAR dB): float, unclipped
-    assert db.dtype == np.float32 and db[0, 1, 0] == pytest.approx(-2.5)
+    raw = to_radiometric(fused, 2047.0)  # the default keeps a network's values as they are
+    assert raw.dtype == np.float32 and raw[0, 0, 1] == pytest.approx(1.2 * 2047) and raw[0, 1, 0] < 0
+    with pytest.raises(UsageError, match="--dtype uint16 needs a DN scale"):
+        to_radiometric(fused, 1.0, "uint16")
 
 
 def test_summary_is_mean_and_population_std() -> None:
@@ -102,19 +114,19 @@ def test_summary_is_mean_and_population_std() -> None:
 
 def test_bad_checkpoints_and_splits_are_clear_errors(trained: tuple[Path, Path], tmp_path: Path) -> None:
     cfg, run_dir = trained
-    code, out = run(["test", str(cfg), "--checkpoint", str(tmp_path / "nope.safetensors")])
+    code, out = run(["test", str(cfg), "--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "nope.safetensors")])
     assert code == 2 and "no such checkpoint" in out
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a safetensors file")
-    code, out = run(["test", str(cfg), "--checkpoint", str(broken)])
+    code, out = run(["test", str(cfg), "--out", str(tmp_path / "o"), "--checkpoint", str(broken)])
     assert code == 2 and "unreadable safetensors" in out
-    code, out = run(["test", str(cfg), "--checkpoint", str(run_dir), "data.test.args.bands=5"])
+    code, out = run(["test", str(cfg), "--out", str(tmp_path / "o"), "--checkpoint", str(run_dir), "data.test.args.bands=5"])
     assert code == 2 and "checkpoint of another model" in out and "spectral_bands 4 (configured: 5)" in out
     other = yaml.safe_load(cfg.read_text())
     other["model"] = {"name": "exp"}
-    code, out = run(["test", str(write_config(tmp_path / "exp.yaml", other)), "--checkpoint", str(run_dir)])
+    code, out = run(["test", str(write_config(tmp_path / "exp.yaml", other)), "--out", str(tmp_path / "o"), "--checkpoint", str(run_dir)])
     assert code == 2 and "model 'pnn' (configured: 'exp')" in out
-    code, out = run(["test", str(cfg), "--checkpoint", str(run_dir), "data.test.args.reference=false"])
+    code, out = run(["test", str(cfg), "--out", str(tmp_path / "o"), "--checkpoint", str(run_dir), "data.test.args.reference=false"])
     assert code == 2 and "needs reference images" in out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,21 @@ def test_existing_run_is_never_overwritten_without_resume(kit: Path, tmp_path: P
     assert run(["run", str(cfg)])[0] == 0
     before = (tmp_path / "run" / "model.safetensors").read_bytes()
     code, out = run(["run", str(cfg)])
-    assert code == 2 and "--resume" in out and "nothing was overwritten" in out
+    assert code == 2 and "--resume" in out and "--overwrite" in out and "nothing was changed" in out
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+    # a folder holding only a finished model (no checkpoints/) is a run too
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    code, out = run(["run", str(cfg)])
+    assert code == 2 and "already holds a run" in out
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+    code, out = run(["run", str(cfg), "--resume", "--overwrite"])
+    assert code == 2 and "give one" in out
+    code, out = run(["run", str(cfg), "--overwrite", "trainer.seed=5"])
+    assert code == 0, out
+    assert "--overwrite: removed the earlier run's" in out
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() != before
+    code, out = run(["run", str(cfg), "--resume", f"trainer.output_dir={tmp_path / 'missing'}"])
+    assert code == 2 and "does not exist" in out and not (tmp_path / "missing").exists()
 
 
 def test_early_stop_after_patience_validations_without_a_new_best(kit: Path, tmp_path: Path) -> None:  # noqa: F811

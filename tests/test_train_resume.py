@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import pickle
 import signal
 from pathlib import Path
@@ -120,6 +121,9 @@ def test_full_disk_on_save_keeps_the_previous_checkpoint(kit: Path, tmp_path: Pa
 def test_resume_refuses_missing_foreign_and_tampered_checkpoints(kit: Path, tmp_path: Path) -> None:  # noqa: F811
     cfg_path = write_config(tmp_path / "cfg.yaml", small(tmp_path / "run", max_steps=2, val_every=100))
     code, out = run(["run", str(cfg_path), "--resume"])
+    assert code == 2 and "does not exist" in out and not (tmp_path / "run").exists()
+    (tmp_path / "run").mkdir()
+    code, out = run(["run", str(cfg_path), "--resume"])
     assert code == 2 and "no checkpoint found" in out
 
     assert run(["run", str(cfg_path)])[0] == 0
@@ -132,8 +136,19 @@ def test_resume_refuses_missing_foreign_and_tampered_checkpoints(kit: Path, tmp_
         def __reduce__(self) -> tuple:
             return (print, ("this must never run",))
 
-    state_file = tmp_path / "run" / "checkpoints" / "step_00000002" / "custom_checkpoint_0.pkl"
+    folder = tmp_path / "run" / "checkpoints" / "step_00000002"
+    state_file = folder / "custom_checkpoint_0.pkl"
     torch.save({"epoch": 0, "step": 2, "trap": Payload()}, state_file)
+    code, out = run(["run", str(cfg_path), "--resume", "trainer.max_steps=4"])
+    flat = " ".join(out.split())
+    assert code == 2 and "skipped a damaged checkpoint" in flat and "custom_checkpoint_0.pkl has" in flat
+    assert "no intact checkpoint" in flat
+    # even with a manifest forged to match, the pickle gadget is refused before Accelerate's loader sees it
+    from rsmif_core.training.checkpoints import META_FILE, file_manifest
+
+    meta = json.loads((folder / META_FILE).read_text())
+    meta["files"] = file_manifest(folder)
+    (folder / META_FILE).write_text(json.dumps(meta))
     code, out = run(["run", str(cfg_path), "--resume", "trainer.max_steps=4"])
     assert code == 2 and "refused to load" in out and "custom_checkpoint_0.pkl" in out
     assert "this must never run" not in out

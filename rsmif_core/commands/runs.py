@@ -15,15 +15,18 @@ from rsmif_core.config import load_config
 @click.argument("config")
 @click.argument("overrides", nargs=-1)
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in trainer.output_dir (mid-epoch).")
-def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
-    """Train CONFIG (a YAML file, with key=value OVERRIDES), then test on data.test / data.test_fr when set.
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run in trainer.output_dir.")
+def run_cmd(config: str, overrides: tuple[str, ...], resume: bool, overwrite: bool) -> None:
+    """Train CONFIG (a YAML file or a shipped config name, with key=value OVERRIDES), then test on data.test /
+    data.test_fr when set.
 
-    Exits 130 on Ctrl-C and 143 on SIGTERM after writing a checkpoint.
+    A folder that holds an earlier run is never replaced without --overwrite. Exits 130 on Ctrl-C and 143 on
+    SIGTERM after writing a checkpoint.
     """
     from rsmif_core.run.train import train_and_test
 
     cfg = load_config(config, overrides)
-    result = train_and_test(cfg, resume=resume, console=Console())
+    result = train_and_test(cfg, resume=resume, console=Console(), overwrite=overwrite)
     if result.exit_code:
         sys.exit(result.exit_code)
 
@@ -37,10 +40,13 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool) -> None:
 @click.option("--type", "kind", type=click.Choice(["rr", "fr"]), default="rr", show_default=True,
               help="rr: reduced resolution, reference metrics; fr: full resolution, no-reference metrics.")
 @click.option("--save", type=click.Choice(["mat", "tif"]), default=None, help="Also write each fused image.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--dtype", type=click.Choice(["float32", "uint16"]), default="float32", show_default=True,
+              help="GeoTIFF values on the data's DN scale: float32 as computed, or uint16 rounded and clipped.")
+@click.option("--out", type=click.Path(), default=None,
               help="Output folder [default: <trainer.output_dir>/test_<type>].")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier test in the output folder.")
 def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, kind: str, save: str | None,
-             out: str | None) -> None:
+             dtype: str, out: str | None, overwrite: bool) -> None:
     """Score SOURCE on the test split, one image at a time: mean ± std table, per-image CSV/JSON rows.
 
     SOURCE is a finished run folder (its saved config and best weights) or a config file.
@@ -58,5 +64,5 @@ def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, ki
         cfg, weights, "rr" if kind == "rr" else "fr",
         save="mat" if save == "mat" else "tif" if save == "tif" else None,
         out_dir=Path(out) if out else (run_dir / f"test_{kind}" if run_dir.is_dir() else None),
-        console=Console(),
+        console=Console(), overwrite=overwrite, dtype="uint16" if dtype == "uint16" else "float32",
     )

@@ -1,14 +1,17 @@
 """Compose a run file with command-line overrides (hydra-zen) and validate it (pydantic + the registry).
 
-Every problem becomes one :class:`ConfigError` naming the file, the dotted key, what was found and
-what was expected, raised before any work starts.
+Every problem is reported at once in one :class:`ConfigError`: the file, each dotted key, what was found
+and what was expected, before any work starts. A run file is a path or the name of a configuration a
+plugin ships (``ramsf:pansharpening``).
 """
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +30,78 @@ _HYDRA_QUIET = [
     "hydra/hydra_logging=disabled",
 ]
 PATH_ARG_NAMES = ("path", "root", "file")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a config: where, what was found, what was expected."""
+
+    key: str
+    found: Any
+    expected: str
+
+    def text(self) -> str:
+        found = self.found if isinstance(self.found, str) and self.found.startswith("<") else repr(self.found)
+        return f"{self.key}: found {found}; expected {self.expected}"
 
 
 class ConfigError(UsageError):
-    """A run configuration that cannot be used; the message says where and what was expected."""
+    """A run configuration that cannot be used; the message lists every problem found in it."""
 
     def __init__(self, source: str, key: str, found: Any, expected: str) -> None:
-        self.source, self.key, self.found, self.expected = source, key, found, expected
-        found_text = found if isinstance(found, str) and found.startswith("<") else repr(found)
-        super().__init__(f"{source}: {key}: found {found_text}; expected {expected}")
+        self.source = source
+        self.problems = [Problem(key, found, expected)]
+        self.key, self.found, self.expected = key, found, expected
+        super().__init__(f"{source}: {self.problems[0].text()}")
+
+    @classmethod
+    def of(cls, source: str, problems: Sequence[Problem]) -> ConfigError:
+        first = problems[0]
+        error = cls(source, first.key, first.found, first.expected)
+        if len(problems) > 1:
+            error.problems = list(problems)
+            error.message = f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {p.text()}" for p in problems)
+            error.args = (error.message,)
+        return error
+
+
+def resolve_config(name: str | Path) -> Path:
+    """A config file path, or the file of a registered (shipped) config such as ``ramsf:pansharpening``."""
+    path = Path(name)
+    if path.exists() or ":" not in str(name):
+        return path
+    from rsmif_core.plugins.manager import registry
+
+    entry = registry().find("configs", str(name))
+    if entry is not None:
+        return Path(str(entry.factory))  # a config registers its file in the place of a factory
+    known = registry().names("configs")
+    raise ConfigError(str(name), "<file>", "<no such file or shipped config>",
+                      f"an existing YAML run file or a shipped config name.{did_you_mean(str(name), known)} "
+                      f"Shipped configs: {', '.join(known) or 'none'} (rsmif config list)")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(str(path), "<file>", "<no such file>", "an existing YAML run file")
+        what = "a folder" if path.is_dir() else "<no such file>"
+        raise ConfigError(str(path), "<file>", what, "an existing YAML run file")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "<file>", f"<a byte 0x{raw[exc.start]:02x} at position {exc.start} that is not UTF-8>",
+                          "UTF-8 text (save the file as UTF-8)") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), "<file>", "<invalid YAML>", f"valid YAML ({exc})") from None
     if data is None:
-        return {}
+        raise ConfigError(str(path), "<file>", "<an empty file>",
+                          "a run configuration: sections model, data, loss, optim, schedule, trainer, eval, runtime")
     if not isinstance(data, dict):
         raise ConfigError(str(path), "<top level>", type(data).__name__, "a mapping of sections (model, data, …)")
     return data
-
-
-_MISSING = object()
 
 
 def dotted_get(tree: Any, dotted: str, default: Any = None) -> Any:
@@ -65,25 +114,32 @@ def dotted_get(tree: Any, dotted: str, default: Any = None) -> Any:
     return node
 
 
+def _prepare_override(source: str, tree: dict[str, Any], item: str) -> str:
+    """Hydra's grammar: ``key=value``, ``+key=value`` (add), ``++key=value`` (add or replace), ``~key`` or
+    ``~key=value`` (delete). A plain ``key=value`` for a key the file lacks is taken as an addition."""
+    key, sep, _ = item.partition("=")
+    if key.startswith("~"):
+        return item
+    if not sep or not key.lstrip("+"):
+        raise ConfigError(source, item, item, "an override of the form key=value (or +key=value, ++key=value, ~key)")
+    if key.startswith("+") or dotted_get(tree, key, _MISSING) is not _MISSING:
+        return item
+    return "+" + item
+
+
 def _apply_overrides(source: str, tree: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     if not overrides:
         return tree
     from hydra.errors import HydraException
     from hydra_zen import launch
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    prepared = []
-    for item in overrides:
-        key, sep, _ = item.partition("=")
-        if not sep:
-            raise ConfigError(source, item, item, "an override of the form key=value")
-        plain = key.lstrip("+~")
-        # New keys (e.g. model.args.x) need Hydra's '+'; users should not have to know that.
-        prepared.append(item if key != plain or dotted_get(tree, plain, _MISSING) is not _MISSING else "+" + item)
+    prepared = [_prepare_override(source, tree, item) for item in overrides]
     try:
         job = launch(OmegaConf.create(tree), lambda cfg: cfg, overrides=prepared + _HYDRA_QUIET, version_base="1.3")
         composed = OmegaConf.to_container(job.return_value, resolve=True)
-    except HydraException as exc:
+    except (HydraException, OmegaConfBaseException) as exc:
         first = str(exc).strip().splitlines()[0]
         raise ConfigError(source, "<command line>", " ".join(overrides), f"valid overrides ({first})") from None
     assert isinstance(composed, dict)
@@ -110,46 +166,71 @@ def _fields_at(loc: Sequence[Any]) -> list[str]:
     return list(cls.model_fields) if cls is not None else []
 
 
-def _pydantic_error(source: str, exc: ValidationError) -> ConfigError:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "union"))]
-    key = ".".join(loc)
-    if err["type"] == "extra_forbidden":
-        known = _fields_at(err["loc"][:-1])
-        return ConfigError(source, key, err.get("input"), f"no such key; known keys here: {', '.join(known)}")
-    if err["type"] == "missing":
-        return ConfigError(source, key, "<missing>", "this key to be set")
-    return ConfigError(source, key, err.get("input"), err["msg"].replace("Input should be", "a value that is").lower())
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "union"))]
+        key = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(err["loc"][:-1])
+            expected = f"no such key.{did_you_mean(str(err['loc'][-1]), known)} Known keys here: {', '.join(known)}"
+            problems.append(Problem(key, err.get("input"), expected))
+        elif err["type"] == "missing":
+            problems.append(Problem(key, "<missing>", "this key to be set"))
+        else:
+            expected = err["msg"].replace("Input should be", "a value that is").lower()
+            problems.append(Problem(key, err.get("input"), expected))
+    return problems
 
 
-def _check_name(source: str, key: str, kind: str, name: str) -> Entry:
-    from rsmif_core.plugins.manager import registry
+class _Checker:
+    """Collects every problem of the registered names, constructor arguments and paths of a config."""
 
-    try:
-        return registry().get(kind, name)
-    except RegistryError as exc:
-        detail = str(exc).split(". ", 1)[-1]
-        raise ConfigError(source, key, name, f"a registered {SINGULAR[kind]} name. {detail}") from None
+    def __init__(self, check_paths: bool) -> None:
+        self.check_paths = check_paths
+        self.problems: list[Problem] = []
 
+    def name(self, key: str, kind: str, name: str) -> Entry | None:
+        from rsmif_core.plugins.manager import registry
 
-def _check_args(source: str, key: str, entry: Entry, args: dict[str, Any], derived: Sequence[str] = (),
-                check_paths: bool = True) -> None:
-    """Every key of ``args`` is an argument of the registered factory (did-you-mean otherwise); paths exist."""
-    what = f"{SINGULAR[entry.kind]} {entry.name!r}"
-    for name in args:
-        if name in derived:
-            raise ConfigError(source, f"{key}.{name}", args[name], "nothing: it is taken from the data")
-    accepted = accepted_arguments(entry.factory, derived)
-    if accepted is not None:
+        try:
+            return registry().get(kind, name)
+        except RegistryError as exc:
+            detail = str(exc).split(". ", 1)[-1]
+            self.problems.append(Problem(key, name, f"a registered {SINGULAR[kind]} name. {detail}"))
+            return None
+
+    def args(self, key: str, entry: Entry, args: dict[str, Any], derived: Sequence[str] = ()) -> None:
+        """Every key of ``args`` is an argument of the factory (did-you-mean otherwise), every required
+        argument is given, and the paths among them exist."""
+        what = f"{SINGULAR[entry.kind]} {entry.name!r}"
         for name in args:
-            if name not in accepted:
-                raise ConfigError(source, f"{key}.{name}", args[name],
-                                  f"an argument of {what}.{did_you_mean(name, accepted)} "
-                                  f"It accepts: {', '.join(accepted) or 'no arguments'}")
-    for name, value in args.items():
-        looks_like_path = name in PATH_ARG_NAMES or name.endswith(("_path", "_file", "_dir"))
-        if check_paths and looks_like_path and isinstance(value, str) and value and not Path(value).exists():
-            raise ConfigError(source, f"{key}.{name}", value, "an existing file or folder")
+            if name in derived:
+                self.problems.append(Problem(f"{key}.{name}", args[name], "nothing: it is taken from the data"))
+        accepted = accepted_arguments(entry.factory, derived)
+        if accepted is not None:
+            for name in args:
+                if name not in accepted and name not in derived:
+                    self.problems.append(Problem(f"{key}.{name}", args[name],
+                                                 f"an argument of {what}.{did_you_mean(name, accepted)} "
+                                                 f"It accepts: {', '.join(accepted) or 'no arguments'}"))
+            for name in _required_arguments(entry.factory, derived):
+                if name not in args:
+                    self.problems.append(Problem(f"{key}.{name}", "<missing>", f"this argument of {what} to be set"))
+        for name, value in args.items():
+            looks_like_path = name in PATH_ARG_NAMES or name.endswith(("_path", "_file", "_dir"))
+            if self.check_paths and looks_like_path and isinstance(value, str) and value and not Path(value).exists():
+                self.problems.append(Problem(f"{key}.{name}", value, "an existing file or folder"))
+
+
+def _required_arguments(factory: Any, derived: Sequence[str]) -> list[str]:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return []
+    plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [n for n, p in params.items()
+            if p.kind in plain and p.default is inspect.Parameter.empty and n != "self" and n not in derived]
 
 
 def _dataset_task(entry: Entry, args: dict[str, Any]) -> str | None:
@@ -160,50 +241,60 @@ def _dataset_task(entry: Entry, args: dict[str, Any]) -> str | None:
     return entry.tasks[0] if len(entry.tasks) == 1 else None
 
 
-def validate_registered(cfg: RunConfig, source: str, check_paths: bool = True) -> None:
-    """Check every registered name, constructor argument and path in the config, and that the model supports
-    the task of its data."""
-    model = _check_name(source, "model.name", "models", cfg.model.name)
-    _check_args(source, "model.args", model, cfg.model.args, DATA_DERIVED)
+def registry_problems(cfg: RunConfig, check_paths: bool = True) -> list[Problem]:
+    """Every problem with the registered names, constructor arguments and paths in the config, and with the
+    pairing of the model and the task of its data."""
+    check = _Checker(check_paths)
+    model = check.name("model.name", "models", cfg.model.name)
+    if model is not None:
+        check.args("model.args", model, cfg.model.args, DATA_DERIVED)
     for split in ("train", "val", "test", "test_fr"):
         section = getattr(cfg.data, split)
         if section is None:
             continue
-        dataset = _check_name(source, f"data.{split}.name", "datasets", section.name)
-        _check_args(source, f"data.{split}.args", dataset, section.args, check_paths=check_paths)
+        dataset = check.name(f"data.{split}.name", "datasets", section.name)
+        if dataset is None:
+            continue
+        check.args(f"data.{split}.args", dataset, section.args)
         task = _dataset_task(dataset, section.args)
-        if task is not None and model.tasks and task not in model.tasks:
-            raise ConfigError(source, "model.name", cfg.model.name,
-                              f"a model for the task {task!r} of data.{split}; {cfg.model.name!r} supports "
-                              f"{', '.join(model.tasks)}")
-    loss = _check_name(source, "loss.name", "losses", cfg.loss.name)
-    _check_args(source, "loss.args", loss, cfg.loss.args)
+        if model is not None and task is not None and model.tasks and task not in model.tasks:
+            check.problems.append(Problem("model.name", cfg.model.name,
+                                          f"a model for the task {task!r} of data.{split}; {cfg.model.name!r} "
+                                          f"supports {', '.join(model.tasks)}"))
+    loss = check.name("loss.name", "losses", cfg.loss.name)
+    if loss is not None:
+        check.args("loss.args", loss, cfg.loss.args)
     for group in ("rr_metrics", "fr_metrics", "val_metrics"):
         for i, metric in enumerate(getattr(cfg.eval, group)):
-            _check_name(source, f"eval.{group}[{i}]", "metrics", metric)
+            check.name(f"eval.{group}[{i}]", "metrics", metric)
     best = cfg.trainer.best_metric
     if best is not None and best != "loss" and best not in cfg.eval.val_metrics:
-        raise ConfigError(source, "trainer.best_metric", best, f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)}")
+        check.problems.append(Problem("trainer.best_metric", best,
+                                      f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)}"))
+    return check.problems
 
 
 def load_config(
     path: str | Path, overrides: Sequence[str] = (), check_registry: bool = True, check_paths: bool = True
 ) -> RunConfig:
-    """Read, compose and validate a run file; raise :class:`ConfigError` on the first problem.
+    """Read, compose and validate a run file (or shipped config name); raise :class:`ConfigError` listing
+    every problem.
 
     ``check_paths=False`` validates everything but the existence of data files (configs for
     collections that are downloaded separately).
     """
-    path = Path(path)
+    path = resolve_config(path)
     source = str(path) + (" (with command-line overrides)" if overrides else "")
-    tree = _read_yaml(path)
-    tree = _apply_overrides(source, tree, overrides)
+    tree = _apply_overrides(source, _read_yaml(path), overrides)
     try:
         cfg = RunConfig.model_validate(tree)
     except ValidationError as exc:
-        raise _pydantic_error(source, exc) from None
+        raise ConfigError.of(source, _pydantic_problems(exc)) from None
     if check_registry:
-        validate_registered(cfg, source, check_paths)
+        problems = registry_problems(cfg, check_paths)
+        if problems:
+            raise ConfigError.of(source, problems)
+    cfg._source = source
     return cfg
 
 

@@ -12,11 +12,13 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
 )
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and NaN are never a meaningful setting (an infinite learning rate would pass "positive")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelSection(Section):
@@ -90,6 +92,8 @@ class TrainerSection(Section):
     best_metric: str | None = None
     best_mode: Literal["min", "max"] = "min"  # default: the metric's own direction (min for loss)
     patience: PositiveInt | None = None  # validations without a new best before stopping early; None = never
+    # stop when the training loss exceeds this multiple of the first step's loss (divergence); None: only NaN/inf
+    divergence_factor: PositiveFloat | None = 1000.0
     log_images: bool = True
     log_features: list[str] = Field(default_factory=list)
     progress: bool = True
@@ -118,6 +122,13 @@ class RuntimeSection(Section):
 
 
 class RunConfig(Section):
+    _source: str = PrivateAttr(default="the run configuration")  # the file it came from (set by load_config)
+
+    @property
+    def source(self) -> str:
+        """The file (and overrides) this configuration was loaded from, for messages."""
+        return self._source
+
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection = Field(default_factory=DataSection)
     loss: LossSection = Field(default_factory=LossSection)

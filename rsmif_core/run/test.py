@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -10,11 +11,11 @@ from rich.console import Console
 from torch.utils.data import DataLoader
 
 from rsmif_core.config.schema import RunConfig
-from rsmif_core.errors import UsageError
-from rsmif_core.evaluation.export import image_exporter
+from rsmif_core.errors import RunFailure, UsageError
+from rsmif_core.evaluation.export import Dtype, image_exporter
 from rsmif_core.evaluation.report import summary_table, write_csv
 from rsmif_core.evaluation.runner import EvalResult, collate_with_extras, evaluate, summarize
-from rsmif_core.io import write_json
+from rsmif_core.io import describe_os_error, write_json
 from rsmif_core.run.build import apply_runtime, build_dataset, build_metrics, build_model, make_accelerator
 from rsmif_core.run.weights import load_into, resolve_weights
 
@@ -45,6 +46,28 @@ class TestReport:
         }
 
 
+TEST_OUTPUTS = ("per_image.csv", "per_image.json", "images")
+
+
+def check_test_folder(out: Path, overwrite: bool) -> list[Path]:
+    """What an earlier test left in ``out`` (to be replaced with ``overwrite``); a usage error without it."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file, not a folder; give --out a folder")
+    earlier = [out / name for name in TEST_OUTPUTS if (out / name).exists()]
+    if earlier and not overwrite:
+        raise UsageError(f"{out} already holds a test ({', '.join(p.name for p in earlier)}); pass --overwrite to "
+                         "replace it or --out a new folder (nothing was changed)")
+    return earlier
+
+
+def clear_test_folder(earlier: list[Path]) -> None:
+    for path in earlier:
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        except OSError as exc:
+            raise RunFailure(f"could not clear {path} for --overwrite: {describe_os_error(exc)}") from None
+
+
 def run_test(
     cfg: RunConfig,
     checkpoint: Path | None,
@@ -53,12 +76,17 @@ def run_test(
     out_dir: Path | None = None,
     accelerator: Any = None,
     console: Console | None = None,
+    overwrite: bool = False,
+    dtype: Dtype = "float32",
 ) -> TestReport:
     """Evaluate ``checkpoint`` on ``data.test`` (rr, reference metrics) or ``data.test_fr`` (fr, no-reference).
 
-    ``checkpoint`` may be None for a model without parameters. Prints the table on the main process.
+    ``checkpoint`` may be None for a model without parameters. An output folder holding an earlier test is
+    refused unless ``overwrite``. Prints the table on the main process.
     """
     console = console or Console()
+    out = out_dir or Path(cfg.trainer.output_dir) / f"test_{kind}"
+    earlier = check_test_folder(out, overwrite)
     section = cfg.data.test if kind == "rr" else cfg.data.test_fr
     key = "data.test" if kind == "rr" else "data.test_fr"
     if section is None:
@@ -83,8 +111,10 @@ def run_test(
     loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers,
                         collate_fn=collate_with_extras)
     model, loader = accelerator.prepare(model, loader)
-    out = out_dir or Path(cfg.trainer.output_dir) / f"test_{kind}"
-    on_batch = image_exporter(save, out / "images") if save else None
+    if accelerator.is_main_process:
+        clear_test_folder(earlier)
+    accelerator.wait_for_everyone()
+    on_batch = image_exporter(save, out / "images", dtype) if save else None
     result = evaluate(model, loader, metrics, accelerator, on_batch=on_batch)
     directions = {n: metrics.higher_is_better(n) for n in metrics.names}
     title = (f"{cfg.model.name} on {section.name} ({'reduced' if kind == 'rr' else 'full'} resolution, "

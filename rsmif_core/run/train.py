@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from rsmif_core.config.load import dotted_get, to_yaml
 from rsmif_core.config.schema import RunConfig
-from rsmif_core.errors import RunFailure, UsageError
+from rsmif_core.errors import CheckpointError, RsmifError, RunFailure, UsageError
 from rsmif_core.evaluation.runner import evaluate
 from rsmif_core.models.weights import model_signature, plain, save_weights
 from rsmif_core.run.build import (
@@ -31,7 +31,7 @@ from rsmif_core.run.build import (
 from rsmif_core.run.folder import RunFolder
 from rsmif_core.run.test import TestReport, run_test
 from rsmif_core.training import Trainer, TrainParts, TrainResult, TrainState, Validation
-from rsmif_core.training.checkpoints import CheckpointManager, verify_checkpoint
+from rsmif_core.training.checkpoints import CheckpointManager, newest_intact
 from rsmif_core.training.optim import build_optimizer, build_scheduler
 from rsmif_core.training.sampler import EpochSeededSampler
 from rsmif_core.training.tracking import TRACKER, RunLogger, check_feature_modules, flatten_config
@@ -42,23 +42,23 @@ RESUME_SENSITIVE = ("optim", "schedule", "loss", "model", "trainer.epochs", "tra
                     "trainer.grad_accum_steps", "data.train")
 
 
-def train(cfg: RunConfig, resume: bool = False, console: Console | None = None) -> tuple[TrainResult, Any]:
-    """Train ``cfg`` (continue the latest checkpoint with ``resume``); return the result and the accelerator
-    (still holding the process group, for the test phases)."""
+def train(cfg: RunConfig, resume: bool = False, console: Console | None = None,
+          overwrite: bool = False) -> tuple[TrainResult, Any]:
+    """Train ``cfg`` (continue the latest checkpoint with ``resume``; replace an earlier run in the folder with
+    ``overwrite``); return the result and the accelerator (still holding the process group, for the tests)."""
     console = console or Console()
     t, folder = cfg.trainer, RunFolder(Path(cfg.trainer.output_dir))
     if t.epochs is None and t.max_steps is None:
-        raise UsageError("trainer: set trainer.epochs or trainer.max_steps (the training budget)")
+        raise UsageError(f"{cfg.source}: set trainer.epochs or trainer.max_steps (the training budget)")
     if cfg.data.train is None:
-        raise UsageError("data.train: a training dataset is needed to train (rsmif test evaluates only)")
-    if not resume and folder.latest_checkpoint() is not None:
-        raise UsageError(f"{folder.root} already holds checkpoints of an earlier run; pass --resume to continue it "
-                         "or set trainer.output_dir to a new folder (nothing was overwritten)")
+        raise UsageError(f"{cfg.source}: data.train: a training dataset is needed to train (rsmif test evaluates only)")
+    folder.check_can_train(resume, overwrite)
     apply_runtime(cfg.runtime)
     accelerator = make_accelerator(
         cfg, gradient_accumulation_steps=t.grad_accum_steps, log_with=TRACKER, step_scheduler_with_optimizer=False,
         project_config=ProjectConfiguration(project_dir=str(folder.root), logging_dir=str(folder.tensorboard)),
     )
+    _prepare_folder(folder, accelerator, overwrite, console)
     set_seed(t.seed, deterministic=t.deterministic)
     if t.deterministic:
         torch.backends.cudnn.benchmark = False
@@ -69,10 +69,7 @@ def train(cfg: RunConfig, resume: bool = False, console: Console | None = None) 
     parts = replace(parts, logger=RunLogger(accelerator, enabled=True))  # the tracker exists from here on
     trainer = Trainer(parts, t, console)
     if resume:
-        checkpoint = parts.checkpoints.latest()
-        if checkpoint is None:
-            raise UsageError(f"--resume: no checkpoint found in {parts.checkpoints.root}; start without --resume")
-        verify_checkpoint(checkpoint, parts.signature)
+        checkpoint = _checkpoint_to_resume(parts, accelerator, console)
         _warn_changed_settings(folder, cfg, accelerator, console)
         trainer.resume(checkpoint)
     if accelerator.is_main_process:
@@ -92,21 +89,39 @@ def train(cfg: RunConfig, resume: bool = False, console: Console | None = None) 
     return result, accelerator
 
 
-def train_and_test(cfg: RunConfig, resume: bool = False, console: Console | None = None) -> TrainResult:
+def train_and_test(cfg: RunConfig, resume: bool = False, console: Console | None = None,
+                   overwrite: bool = False) -> TrainResult:
     """``rsmif run``: train, then test on ``data.test`` (reduced resolution) and ``data.test_fr`` when set."""
     console = console or Console()
-    result, accelerator = train(cfg, resume, console)
+    result, accelerator = train(cfg, resume, console, overwrite)
     try:
         if result.exit_code == 0:
             folder = RunFolder(Path(cfg.trainer.output_dir))
             for kind, section in (("rr", cfg.data.test), ("fr", cfg.data.test_fr)):
                 if section is not None:
                     report = run_test(cfg, folder.root, "rr" if kind == "rr" else "fr", accelerator=accelerator,
-                                      console=console)
+                                      console=console, overwrite=True)  # this run's own test folders
                     _record_test(folder, report, accelerator.is_main_process)
     finally:
         accelerator.state.destroy_process_group()
     return result
+
+
+def _prepare_folder(folder: RunFolder, accelerator: Any, overwrite: bool, console: Console) -> None:
+    """Create the run folder on the main process (clearing an earlier run with ``overwrite``); every process
+    learns whether that worked, so none waits forever for a failed one."""
+    problem: RsmifError | None = None
+    if accelerator.is_main_process:
+        try:
+            removed = folder.create(overwrite)
+        except RsmifError as exc:
+            problem = exc
+        else:
+            if removed:
+                console.print(f"--overwrite: removed the earlier run's {', '.join(p.name for p in removed)} from "
+                              f"{folder.root}", highlight=False)
+    if _agree(accelerator, problem is not None):
+        raise problem or RunFailure(f"the main process could not prepare {folder.root}")
 
 
 def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: Console) -> tuple[TrainParts, str]:
@@ -185,6 +200,21 @@ def _validation(cfg: RunConfig, dataset: Any, loader: Any, accelerator: Any, los
         return {"images": float(len(result.ids)), **means}
 
     return Validation(run=run, best_metric=best, best_mode=mode)
+
+
+def _checkpoint_to_resume(parts: TrainParts, accelerator: Any, console: Console) -> Path:
+    """The newest checkpoint that is intact and fits the model; damaged newer ones are skipped and named."""
+    root = parts.checkpoints.root
+    if parts.checkpoints.latest() is None:
+        raise UsageError(f"--resume: no checkpoint found in {root}; start without --resume")
+    checkpoint, skipped = newest_intact(root, parts.signature)
+    if accelerator.is_main_process:
+        for reason in skipped:
+            console.print(f"[yellow]warning:[/] --resume skipped a damaged checkpoint: {reason}", highlight=False)
+    if checkpoint is None:
+        raise CheckpointError(f"--resume: no intact checkpoint in {root} ({len(skipped)} damaged); the run cannot "
+                              "continue, start it again without --resume (with --overwrite)")
+    return checkpoint
 
 
 def _agree(accelerator: Any, flag: bool) -> bool:

@@ -9,6 +9,7 @@ checkpoint untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -41,18 +42,66 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+class CheckpointDamaged(CheckpointError):
+    """A checkpoint whose files are missing, truncated or changed since it was written."""
+
+
+def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of a checkpoint folder (its description excepted)."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != META_FILE:
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            out[path.name] = {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return out
+
+
+def check_files(folder: Path, meta: dict[str, Any]) -> None:
+    """Raise :class:`CheckpointDamaged` when a file differs from the manifest written with the checkpoint."""
+    expected = meta.get("files")
+    if not isinstance(expected, dict):  # a checkpoint from before manifests: only the weights can be checked
+        if not (folder / "model.safetensors").is_file():
+            raise CheckpointDamaged(f"{folder}: model.safetensors is missing; the checkpoint is incomplete")
+        return
+    found = file_manifest(folder)
+    for name, want in expected.items():
+        got = found.get(name)
+        if got is None:
+            raise CheckpointDamaged(f"{folder}: {name} is missing; the checkpoint is incomplete")
+        if got["size"] != want.get("size"):
+            raise CheckpointDamaged(f"{folder}: {name} has {got['size']} bytes where {want.get('size')} were "
+                                    "written (truncated or changed)")
+        if got["sha256"] != want.get("sha256"):
+            raise CheckpointDamaged(f"{folder}: {name} changed since it was written (checksum differs)")
+
+
 def verify_checkpoint(folder: Path, expected: dict[str, Any]) -> dict[str, Any]:
-    """Check a checkpoint folder is complete, loadable without unpickling code, and fits the model."""
+    """Check a checkpoint folder is complete and unchanged, loadable without unpickling code, and fits the model."""
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     meta = read_meta(folder)
     mismatch = describe_mismatch(meta, expected)
     if mismatch:
         raise CheckpointError(f"{folder}: checkpoint of another model: {mismatch}")
-    if not (folder / "model.safetensors").is_file():
-        raise CheckpointError(f"{folder}: model.safetensors is missing; the checkpoint is incomplete")
+    check_files(folder, meta)
     check_torch_files_are_plain(folder)
     return meta
+
+
+def newest_intact(root: Path, expected: dict[str, Any]) -> tuple[Path | None, list[str]]:
+    """The newest ``step_*`` checkpoint that verifies, and why each newer one was skipped."""
+    skipped: list[str] = []
+    for _, folder in reversed(step_dirs(root)):
+        try:
+            verify_checkpoint(folder, expected)
+        except CheckpointDamaged as exc:
+            skipped.append(exc.message)
+            continue
+        return folder, skipped
+    return None, skipped
 
 
 def check_torch_files_are_plain(folder: Path) -> None:
@@ -97,6 +146,14 @@ def step_of(path: Path | None) -> int | None:
     """The step of a ``step_<n>`` checkpoint folder (None for ``best`` or no folder)."""
     match = _STEP_DIR.match(path.name) if path is not None else None
     return int(match.group(1)) if match else None
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush a finished checkpoint's files to disk before it is renamed into place."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
@@ -170,8 +227,9 @@ class CheckpointManager:
         try:
             self._save_state(str(tmp))
             if self.is_main:
-                meta = {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                meta = {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": file_manifest(tmp)}
                 (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+                _fsync_tree(tmp)
         except Exception as exc:  # torch and safetensors report a full disk as RuntimeError, not OSError
             failure = exc
         if self._agree(failure is not None):
