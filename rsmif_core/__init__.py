@@ -45,12 +45,14 @@ _PUBLIC: dict[str, str] = {
     "haar_dwt": "rsmif_core.ops.wavelets",
     "haar_iwt": "rsmif_core.ops.wavelets",
     "interp23tap": "rsmif_core.ops.interp",
+    "interp23tap_general": "rsmif_core.ops.interp",
     "imresize": "rsmif_core.ops.interp",
     "SENSORS": "rsmif_core.ops.mtf",
     "UnknownSensorError": "rsmif_core.ops.mtf",
     "canonical_sensor": "rsmif_core.ops.mtf",
     "decimate": "rsmif_core.ops.mtf",
     "filter_replicate": "rsmif_core.ops.mtf",
+    "lp_filter_gauss": "rsmif_core.ops.mtf",
     "ms_gains": "rsmif_core.ops.mtf",
     "mtf_degrade": "rsmif_core.ops.mtf",
     "mtf_degrade_pan": "rsmif_core.ops.mtf",
@@ -90,7 +92,9 @@ __all__ = [
     "hookimpl",
     "imresize",
     "interp23tap",
+    "interp23tap_general",
     "local_window_attention",
+    "lp_filter_gauss",
     "ms_gains",
     "mtf_degrade",
     "mtf_degrade_pan",
@@ -125,13 +129,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         describe,
     )
     from rsmif_core.ops.attention import dynamic_conv2d, local_window_attention, position_grid
-    from rsmif_core.ops.interp import imresize, interp23tap
+    from rsmif_core.ops.interp import imresize, interp23tap, interp23tap_general
     from rsmif_core.ops.mtf import (
         SENSORS,
         UnknownSensorError,
         canonical_sensor,
         decimate,
         filter_replicate,
+        lp_filter_gauss,
         ms_gains,
         mtf_degrade,
         mtf_degrade_pan,
