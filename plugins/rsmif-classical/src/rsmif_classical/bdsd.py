@@ -171,15 +171,14 @@ class CBDSD(ClassicalModel):
         )
         offset = _phase(ratio)
         labels_lr, centres = kmeans(column_major(features[..., offset::ratio, offset::ratio]), k)
-        labels = torch.empty(b, h, w, dtype=torch.long, device=lms.device)
-        for i in range(ratio):
-            for j in range(ratio):
-                phase = features[..., i::ratio, j::ratio]
-                if (i, j) == (offset, offset):
-                    phase_labels = labels_lr
-                else:
-                    phase_labels, _ = kmeans(column_major(phase), k, start=centres, max_iter=1)
-                labels[:, i::ratio, j::ratio] = from_column_major(phase_labels, phase.shape[-2], phase.shape[-1])
+        # every polyphase component (i, j) as one batch: phase_stack[b, i, j] = features[b, :, i::ratio, j::ratio]
+        hr, wr = h // ratio, w // ratio
+        phase_stack = features.reshape(b, 2, hr, ratio, wr, ratio).permute(0, 3, 5, 1, 2, 4).reshape(b * ratio * ratio, 2, hr, wr)
+        phase_labels, _ = kmeans(column_major(phase_stack), k, start=centres.repeat_interleave(ratio * ratio, dim=0), max_iter=1)
+        phase_labels = phase_labels.reshape(b, ratio * ratio, -1)
+        phase_labels[:, offset * ratio + offset] = labels_lr  # the clustered phase keeps its converged labels
+        labels = from_column_major(phase_labels.reshape(b * ratio * ratio, -1), hr, wr)
+        labels = labels.reshape(b, ratio, ratio, hr, wr).permute(0, 3, 1, 4, 2).reshape(b, h, w)
         master = from_column_major(labels_lr, h // ratio, w // ratio).flatten(-2)  # row-major like ms_lp
 
         g_all, alpha_all, offset_all, _ = _cluster_parameters(ms_lp, pan_lp, ms_orig, torch.ones_like(master, dtype=lms.dtype))
@@ -197,11 +196,20 @@ class CBDSD(ClassicalModel):
         off = torch.where(replaced[..., None], offset_all[:, None], off)
 
         # bdsd_injection: MS + (P - (MS·alpha - offset)) · g on the pixels of each cluster
-        fused = lms.clone()
-        for j in range(k):
-            intensity = torch.einsum("bchw,bcd->bdhw", lms, alpha[:, j]) - off[:, j, :, None, None]
-            injected = lms + (pan - intensity) * g[:, j, :, None, None]
-            fused = torch.where((labels == j)[:, None], injected, fused)
+        fused = torch.empty_like(lms)
+        for i in range(b):
+            flat = labels[i].flatten()
+            order = torch.argsort(flat, stable=True)
+            ms_px, pan_px = lms[i].flatten(1), pan[i, 0].flatten()
+            out = torch.empty_like(ms_px)
+            start = 0
+            for j, count in enumerate(torch.bincount(flat, minlength=k).tolist()):
+                idx = order[start : start + count]
+                start += count
+                ms_j = ms_px[:, idx]
+                intensity = alpha[i, j].T @ ms_j - off[i, j, :, None]
+                out.index_copy_(1, idx, ms_j + (pan_px[idx] - intensity) * g[i, j, :, None])
+            fused[i] = out.reshape(c, h, w)
         return fused
 
 

@@ -67,7 +67,14 @@ def with_ones(x: Tensor) -> Tensor:
 
 
 def lstsq(design: Tensor, target: Tensor) -> Tensor:
-    """MATLAB ``design \\ target`` for tall full-rank B×N×K ``design`` and B×N×M ``target``: Householder QR -> B×K×M."""
+    """MATLAB ``design \\ target`` for B×N×K ``design`` and B×N×M ``target`` -> B×K×M.
+
+    A tall full-rank design is solved by Householder QR, as MATLAB does. With fewer rows than columns (a
+    hyperspectral cube on a tiny image) we return the minimum-norm solution; MATLAB returns a "basic"
+    solution with K - N zeros and a rank warning.
+    """
+    if design.shape[-2] < design.shape[-1]:
+        return torch.linalg.pinv(design) @ target
     q, r = torch.linalg.qr(design, mode="reduced")
     return torch.linalg.solve_triangular(r, q.transpose(-1, -2) @ target, upper=True)
 

@@ -118,6 +118,12 @@ class FEHPM(ClassicalModel):
                 ).real
             )
             psf = torch.where(psf < self.threshold, 0.0, psf)
+            if not bool((psf > 0).any()):
+                raise ValueError(
+                    f"FE-HPM: every value of the estimated filter is below the threshold {self.threshold}: the "
+                    f"regularisation (lambda_={self.lambda_}, mu={self.mu}) is set for data on its DN scale; is "
+                    "batch.meta.max_value the radiometric scale of the data (e.g. 2047 for 11-bit)?"
+                )
             peak = int(psf.T.flatten().argmax())  # MATLAB's first maximum in column order
             row, col = peak % h, peak // h
             if row - half < 0 or col - half < 0 or row + half + odd > h or col + half + odd > w:

@@ -31,52 +31,79 @@ from rsmif_classical.common import (
 
 
 def _squared_distances(points: Tensor, centres: Tensor) -> Tensor:
-    """B×n×d points, B×k×d centres -> B×n×k squared distances, summed feature by feature in order (as the
-    Octave reference does), so that near ties are broken the same way."""
-    dist = torch.zeros(points.shape[0], points.shape[1], centres.shape[1], dtype=points.dtype, device=points.device)
-    for f in range(points.shape[-1]):
-        dist += (points[..., f, None] - centres[..., None, :, f]) ** 2
+    """m×d points, m×k×d centres (each point's own set) -> m×k squared distances, summed feature by feature."""
+    dist = torch.zeros(centres.shape[:2], dtype=points.dtype, device=points.device)
+    for f in range(points.shape[1]):
+        dist.add_((points[:, f, None] - centres[:, :, f]).square_())
     return dist
 
 
-def _assign(points: Tensor, centres: Tensor) -> Tensor:
-    return _squared_distances(points, centres).argmin(dim=-1)
+def _nearest(points: Tensor, centres: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Label (first nearest centre), distance to it and to the second nearest, for m×d points."""
+    dist = _squared_distances(points, centres)
+    label = dist.argmin(dim=1)
+    first = dist.gather(1, label[:, None])[:, 0]
+    second = dist.scatter(1, label[:, None], float("inf")).amin(dim=1) if dist.shape[1] > 1 else torch.full_like(first, float("inf"))
+    return label, first.sqrt(), second.sqrt()
 
 
-def _ranked_start(points: Tensor, k: int) -> Tensor:
+def _ranked_start(features: Tensor, k: int) -> Tensor:
     """The points at ranks floor((2i+1)·n/(2k)), i = 0..k-1, of the points sorted by squared norm (stable)."""
-    norms = torch.zeros(points.shape[:2], dtype=points.dtype, device=points.device)
-    for f in range(points.shape[-1]):
-        norms += points[..., f] ** 2
-    order = torch.sort(norms, dim=-1, stable=True).indices
-    n = points.shape[1]
-    ranks = torch.tensor([(2 * i + 1) * n // (2 * k) for i in range(k)], device=points.device)
-    batch = torch.arange(points.shape[0], device=points.device)[:, None]
-    return points[batch, order[:, ranks]]
+    b, d, n = features.shape
+    order = torch.sort(features.square().sum(dim=1), dim=-1, stable=True).indices
+    ranks = torch.tensor([(2 * i + 1) * n // (2 * k) for i in range(k)], device=features.device)
+    return torch.gather(features, 2, order[:, None, ranks].expand(b, d, k)).transpose(1, 2)
 
 
-def _centroids(points: Tensor, labels: Tensor, centres: Tensor) -> Tensor:
-    onehot = torch.nn.functional.one_hot(labels, centres.shape[1]).to(points.dtype)  # B×n×k
-    counts = onehot.sum(dim=1)[..., None]  # B×k×1
-    sums = onehot.transpose(1, 2) @ points
+def _centroids(features: Tensor, labels: Tensor, centres: Tensor) -> Tensor:
+    """Mean of each cluster's points (summed in point order); an empty cluster keeps its centre."""
+    b, d, _ = features.shape
+    k = centres.shape[1]
+    flat = (labels + k * torch.arange(b, device=labels.device)[:, None]).flatten()
+    counts = torch.bincount(flat, minlength=b * k).reshape(b, k, 1).to(features.dtype)
+    sums = torch.stack([torch.bincount(flat, weights=features[:, f].flatten(), minlength=b * k) for f in range(d)], dim=-1)
+    sums = sums.reshape(b, k, d).to(features.dtype)
     return torch.where(counts > 0, sums / counts.clamp(min=1), centres)
 
 
 def kmeans(points: Tensor, k: int, start: Tensor | None = None, max_iter: int = 100) -> tuple[Tensor, Tensor]:
-    """Deterministic k-means of B×n×d ``points``: labels B×n (0-based) and centres B×k×d (see the module note)."""
+    """Deterministic k-means of B×n×d ``points``: labels B×n (0-based) and centres B×k×d (see the module note).
+
+    The labels are those of plain Lloyd iterations; Hamerly's bounds (G. Hamerly, "Making k-means even
+    faster", SIAM SDM 2010) only skip the points that provably keep their centre, with a safety margin so
+    that near ties are always recomputed exactly.
+    """
     if k < 1:
         raise ValueError(f"kmeans: the number of clusters must be positive, found {k}")
-    centres = _ranked_start(points, k) if start is None else start
-    labels = _assign(points, centres)
+    b, n, d = points.shape
+    features = points.transpose(1, 2).contiguous()
+    centres = _ranked_start(features, k) if start is None else start
+    image = torch.arange(b, device=points.device)[:, None].expand(b, n).reshape(-1)
+    flat_points = points.reshape(b * n, d)
+    label, upper, lower = (t.reshape(b, n) for t in _nearest(flat_points, centres[image]))
+    margin = 1e-9
     for iteration in range(1, max_iter + 1):
-        centres = _centroids(points, labels, centres)
+        moved_centres = _centroids(features, label, centres)
+        shift = (moved_centres - centres).square().sum(dim=-1).sqrt()  # B×k
+        centres = moved_centres
         if iteration >= max_iter:
             break
-        moved = _assign(points, centres)
-        if torch.equal(moved, labels):
+        upper = upper + shift.gather(1, label)
+        lower = lower - shift.amax(dim=1, keepdim=True)
+        between = torch.cdist(centres, centres).diagonal_scatter(torch.full((b, k), float("inf"), dtype=points.dtype, device=points.device), dim1=1, dim2=2)
+        half_gap = 0.5 * between.amin(dim=2)  # B×k
+        bound = torch.maximum(half_gap.gather(1, label), lower)
+        check = (upper * (1 + margin) >= bound * (1 - margin)).reshape(-1).nonzero()[:, 0]
+        if check.numel() == 0:
             break
-        labels = moved
-    return labels, centres
+        new_label, new_upper, new_lower = _nearest(flat_points[check], centres[image[check]])
+        old = label.reshape(-1)[check]
+        label = label.reshape(-1).index_copy(0, check, new_label).reshape(b, n)
+        upper = upper.reshape(-1).index_copy(0, check, new_upper).reshape(b, n)
+        lower = lower.reshape(-1).index_copy(0, check, new_lower).reshape(b, n)
+        if torch.equal(new_label, old):
+            break
+    return label, centres
 
 
 def segment_ms(lms: Tensor, segments: int) -> Tensor:

@@ -13,32 +13,32 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import numpy as np
 import torch
 from torch import Tensor
 
-_H = math.sqrt(2.0) * np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+_H = tuple(math.sqrt(2.0) * t / 16.0 for t in (1.0, 4.0, 6.0, 4.0, 1.0))
 _TAPS = len(_H)
 
 
-def _convolve_full(x: np.ndarray) -> np.ndarray:
+def _convolve_full(x: Tensor) -> Tensor:
     """Full convolution of every column of ``x`` with the (symmetric) filter: length n + 4."""
-    out = np.zeros((x.shape[0] + _TAPS - 1, x.shape[1]))
+    out = torch.zeros(x.shape[0] + _TAPS - 1, x.shape[1], dtype=x.dtype)
     for k, tap in enumerate(_H):
         out[k : k + x.shape[0]] += tap * x
     return out
 
 
-def _decompose(x: np.ndarray) -> np.ndarray:
+def _decompose(x: Tensor) -> Tensor:
     """One level of ``wdec1D`` ('sym' mode), approximation only: length n -> n + 4."""
     n = x.shape[0]
-    ext = np.concatenate([x[_TAPS - 2 :: -1], x, x[: -_TAPS - 1 : -1]])  # 4 samples before, 5 after
-    full = _convolve_full(ext)
+    before = x[: _TAPS - 1].flip(0)  # x[3], x[2], x[1], x[0]
+    after = x[n - _TAPS :].flip(0)  # x[n-1] ... x[n-5]
+    full = _convolve_full(torch.cat([before, x, after]))
     kept = full[_TAPS - 1 : full.shape[0] - _TAPS + 1]  # n + 5
     return kept[: n + _TAPS - 1]
 
 
-def _reconstruct(a: np.ndarray, length: int) -> np.ndarray:
+def _reconstruct(a: Tensor, length: int) -> Tensor:
     """One level of ``recFUNC`` along one axis with zero details: convolve, central crop, half of the ``/4``."""
     full = _convolve_full(a)
     first = (full.shape[0] - length) // 2
@@ -46,16 +46,15 @@ def _reconstruct(a: np.ndarray, length: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def atrous_matrix(n: int, levels: int) -> np.ndarray:
-    """The n×n float64 matrix of the toolbox's à trous low-pass (``levels`` levels) along one axis."""
+def atrous_matrix(n: int, levels: int) -> Tensor:
+    """The n×n float64 (CPU) matrix of the toolbox's à trous low-pass (``levels`` levels) along one axis."""
     if n < _TAPS:
         raise ValueError(f"the toolbox's undecimated wavelet low-pass needs images of at least {_TAPS} pixels a side, found {n}")
-    mat = np.eye(n)
+    mat = torch.eye(n, dtype=torch.float64)
     for _ in range(levels):
         mat = _decompose(mat)
     for level in range(levels, 0, -1):
         mat = _reconstruct(mat, n + (_TAPS - 1) * (level - 1))
-    mat.setflags(write=False)
     return mat
 
 
@@ -68,6 +67,6 @@ def atrous_lowpass(x: Tensor, ratio: int) -> Tensor:
     """``LPfilter(x, ratio)`` of every band of B×C×H×W ``x`` (same size)."""
     levels = levels_for(ratio)
     h, w = x.shape[-2:]
-    rows = torch.tensor(atrous_matrix(h, levels), device=x.device, dtype=x.dtype)
-    cols = torch.tensor(atrous_matrix(w, levels), device=x.device, dtype=x.dtype)
+    rows = atrous_matrix(h, levels).to(device=x.device, dtype=x.dtype)
+    cols = atrous_matrix(w, levels).to(device=x.device, dtype=x.dtype)
     return rows @ x @ cols.T
