@@ -31,79 +31,80 @@ from rsmif_classical.common import (
 
 
 def _squared_distances(points: Tensor, centres: Tensor) -> Tensor:
-    """m×d points, m×k×d centres (each point's own set) -> m×k squared distances, summed feature by feature."""
-    dist = torch.zeros(centres.shape[:2], dtype=points.dtype, device=points.device)
+    """n×d points, k×d centres -> n×k squared distances, summed feature by feature."""
+    dist = torch.zeros(points.shape[0], centres.shape[0], dtype=points.dtype, device=points.device)
     for f in range(points.shape[1]):
-        dist.add_((points[:, f, None] - centres[:, :, f]).square_())
+        dist.add_((points[:, f, None] - centres[None, :, f]).square_())
     return dist
 
 
 def _nearest(points: Tensor, centres: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Label (first nearest centre), distance to it and to the second nearest, for m×d points."""
+    """Label (first nearest centre), distance to it and to the second nearest centre, for n×d points."""
     dist = _squared_distances(points, centres)
     label = dist.argmin(dim=1)
     first = dist.gather(1, label[:, None])[:, 0]
-    second = dist.scatter(1, label[:, None], float("inf")).amin(dim=1) if dist.shape[1] > 1 else torch.full_like(first, float("inf"))
+    if dist.shape[1] == 1:
+        return label, first.sqrt(), torch.full_like(first, float("inf"))
+    second = dist.scatter(1, label[:, None], float("inf")).amin(dim=1)
     return label, first.sqrt(), second.sqrt()
 
 
-def _ranked_start(features: Tensor, k: int) -> Tensor:
-    """The points at ranks floor((2i+1)·n/(2k)), i = 0..k-1, of the points sorted by squared norm (stable)."""
-    b, d, n = features.shape
-    order = torch.sort(features.square().sum(dim=1), dim=-1, stable=True).indices
-    ranks = torch.tensor([(2 * i + 1) * n // (2 * k) for i in range(k)], device=features.device)
-    return torch.gather(features, 2, order[:, None, ranks].expand(b, d, k)).transpose(1, 2)
+def _ranked_start(points: Tensor, k: int) -> Tensor:
+    """The points at ranks floor((2i+1)·n/(2k)), i = 0..k-1, of the n×d points sorted by squared norm (stable)."""
+    n = points.shape[0]
+    order = torch.sort(points.square().sum(dim=1), stable=True).indices
+    return points[order[[(2 * i + 1) * n // (2 * k) for i in range(k)]]]
 
 
-def _centroids(features: Tensor, labels: Tensor, centres: Tensor) -> Tensor:
+def _centroids(points: Tensor, labels: Tensor, centres: Tensor) -> Tensor:
     """Mean of each cluster's points (summed in point order); an empty cluster keeps its centre."""
-    b, d, _ = features.shape
-    k = centres.shape[1]
-    flat = (labels + k * torch.arange(b, device=labels.device)[:, None]).flatten()
-    counts = torch.bincount(flat, minlength=b * k).reshape(b, k, 1).to(features.dtype)
-    sums = torch.stack([torch.bincount(flat, weights=features[:, f].flatten(), minlength=b * k) for f in range(d)], dim=-1)
-    sums = sums.reshape(b, k, d).to(features.dtype)
-    return torch.where(counts > 0, sums / counts.clamp(min=1), centres)
+    k = centres.shape[0]
+    counts = torch.bincount(labels, minlength=k).to(points.dtype)[:, None]
+    sums = torch.stack([torch.bincount(labels, weights=points[:, f], minlength=k) for f in range(points.shape[1])], dim=1)
+    return torch.where(counts > 0, sums.to(points.dtype) / counts.clamp(min=1), centres)
+
+
+def _kmeans_one(points: Tensor, k: int, start: Tensor | None, max_iter: int) -> tuple[Tensor, Tensor]:
+    """Lloyd's iterations on one image's n×d points, with Hamerly's bounds to skip points that keep their centre."""
+    centres = _ranked_start(points, k) if start is None else start
+    label, upper, lower = _nearest(points, centres)
+    margin = 1e-9  # relative: bounds within it of each other are settled by exact distances
+    not_self = torch.eye(k, dtype=torch.bool, device=points.device)
+    for iteration in range(1, max_iter + 1):
+        moved = _centroids(points, label, centres)
+        shift = (moved - centres).square().sum(dim=1).sqrt()
+        centres = moved
+        if iteration >= max_iter:
+            break
+        upper = upper + shift[label]
+        lower = lower - shift.max()
+        half_gap = 0.5 * torch.cdist(centres, centres).masked_fill(not_self, float("inf")).amin(dim=1)
+        bound = torch.maximum(half_gap[label], lower)
+        check = (upper * (1 + margin) >= bound * (1 - margin)).nonzero()[:, 0]
+        if check.numel() == 0:
+            break
+        new_label, new_upper, new_lower = _nearest(points[check], centres)
+        changed = not torch.equal(new_label, label[check])
+        label = label.index_copy(0, check, new_label)
+        upper = upper.index_copy(0, check, new_upper)
+        lower = lower.index_copy(0, check, new_lower)
+        if not changed:
+            break
+    return label, centres
 
 
 def kmeans(points: Tensor, k: int, start: Tensor | None = None, max_iter: int = 100) -> tuple[Tensor, Tensor]:
-    """Deterministic k-means of B×n×d ``points``: labels B×n (0-based) and centres B×k×d (see the module note).
+    """Deterministic k-means of B×n×d ``points`` (each image on its own): labels B×n (0-based) and centres
+    B×k×d (see the module note). ``start`` (B×k×d) replaces the ranked seeds.
 
     The labels are those of plain Lloyd iterations; Hamerly's bounds (G. Hamerly, "Making k-means even
     faster", SIAM SDM 2010) only skip the points that provably keep their centre, with a safety margin so
-    that near ties are always recomputed exactly.
+    that near ties are always settled by exact distances.
     """
     if k < 1:
         raise ValueError(f"kmeans: the number of clusters must be positive, found {k}")
-    b, n, d = points.shape
-    features = points.transpose(1, 2).contiguous()
-    centres = _ranked_start(features, k) if start is None else start
-    image = torch.arange(b, device=points.device)[:, None].expand(b, n).reshape(-1)
-    flat_points = points.reshape(b * n, d)
-    label, upper, lower = (t.reshape(b, n) for t in _nearest(flat_points, centres[image]))
-    margin = 1e-9
-    for iteration in range(1, max_iter + 1):
-        moved_centres = _centroids(features, label, centres)
-        shift = (moved_centres - centres).square().sum(dim=-1).sqrt()  # B×k
-        centres = moved_centres
-        if iteration >= max_iter:
-            break
-        upper = upper + shift.gather(1, label)
-        lower = lower - shift.amax(dim=1, keepdim=True)
-        between = torch.cdist(centres, centres).diagonal_scatter(torch.full((b, k), float("inf"), dtype=points.dtype, device=points.device), dim1=1, dim2=2)
-        half_gap = 0.5 * between.amin(dim=2)  # B×k
-        bound = torch.maximum(half_gap.gather(1, label), lower)
-        check = (upper * (1 + margin) >= bound * (1 - margin)).reshape(-1).nonzero()[:, 0]
-        if check.numel() == 0:
-            break
-        new_label, new_upper, new_lower = _nearest(flat_points[check], centres[image[check]])
-        old = label.reshape(-1)[check]
-        label = label.reshape(-1).index_copy(0, check, new_label).reshape(b, n)
-        upper = upper.reshape(-1).index_copy(0, check, new_upper).reshape(b, n)
-        lower = lower.reshape(-1).index_copy(0, check, new_lower).reshape(b, n)
-        if torch.equal(new_label, old):
-            break
-    return label, centres
+    results = [_kmeans_one(points[i], k, None if start is None else start[i], max_iter) for i in range(points.shape[0])]
+    return torch.stack([r[0] for r in results]), torch.stack([r[1] for r in results])
 
 
 def segment_ms(lms: Tensor, segments: int) -> Tensor:
