@@ -44,10 +44,12 @@ TASK_CASES: dict[str, TaskCase] = {
 
 
 def make_batch(case: TaskCase, size: int = 16, batch_size: int = 2, seed: int = 0, dtype: torch.dtype = torch.float32) -> Batch:
-    """A random but self-consistent batch: ms is an area-downsampled gt, lms its bicubic upsampling."""
+    """A random but self-consistent batch: the guide follows the reference (its band mean plus noise, as a PAN
+    follows the MS it images), ms is an area-downsampled gt, lms its bicubic upsampling."""
     g = torch.Generator().manual_seed(seed)
     gt = torch.rand(batch_size, case.spectral_bands, size, size, generator=g, dtype=dtype)
-    pan = torch.rand(batch_size, case.guide_bands, size, size, generator=g, dtype=dtype)
+    noise = torch.rand(batch_size, case.guide_bands, size, size, generator=g, dtype=dtype)
+    pan = 0.8 * gt.mean(1, keepdim=True) + 0.2 * noise
     if case.ratio == 1:
         ms = (gt + 0.1 * torch.rand(gt.shape, generator=g, dtype=dtype)).clamp(0, 1)
         lms = ms.clone()

@@ -237,3 +237,65 @@ def _ssim_in_child(x: torch.Tensor) -> torch.Tensor:
 
     torch.set_num_threads(2)
     return fn.ssim(x, x.flip(-1), 1.0)
+
+
+def _octave_probe() -> torch.Tensor:
+    """The 5×7 input of the Octave runs below: ``reshape(mod((0:34) * 37, 101), 5, 7) / 7`` (column-major)."""
+    values = np.mod(np.arange(35) * 37, 101).reshape(7, 5).T / 7
+    return torch.from_numpy(values)[None, None]
+
+
+def test_interp23tap_general_matches_octave() -> None:
+    # values of interp23tapGeneral.m (2021 toolbox: L = 44, MATLAB fir1) run in GNU Octave 7.3
+    x = _octave_probe()
+    expected = {
+        3: ((slice(4, 6), slice(2, 5)), [[5.648281009701041, 4.901026406331402, 2.8574715873149024],
+                                         [9.126611469139714, 5.919725821625492, 1.213956071389904]]),
+        5: ((slice(0, 2), slice(0, 3)), [[7.210724211527098, 4.708417506454961, 3.228183356054036],
+                                         [6.260357299391252, 3.120584609076936, 1.3677414152321017]]),
+        4: ((slice(7, 9), slice(10, 12)), [[-0.8342023090514333, 2.2577386011857206],
+                                           [-0.16326367863620025, 2.4918349873234718]]),
+    }
+    for ratio, (where, values) in expected.items():
+        y = interp.interp23tap_general(x, ratio)
+        assert y.shape == (1, 1, 5 * ratio, 7 * ratio)
+        torch.testing.assert_close(y[0, 0][where], torch.tensor(values, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    # MATLAB's fir1 is a Hamming-windowed sinc with DC gain 1
+    taps = interp.fir1_lowpass(44, 1 / 3)
+    assert taps.shape == (45,) and abs(taps.sum() - 1) < 1e-15 and taps.argmax() == 22
+    with pytest.raises(ValueError, match="positive integer"):
+        interp.interp23tap_general(x, 0)
+
+
+def test_lp_filter_gauss_matches_octave() -> None:
+    # LPfilterGauss.m in GNU Octave on P = reshape(mod((0:47*53-1) * 7919, 2003), 47, 53)
+    p = torch.from_numpy(np.mod(np.arange(47 * 53) * 7919, 2003).reshape(53, 47).T.astype(np.float64))[None, None]
+    lp4 = mtf.lp_filter_gauss(p, 4)[0, 0]
+    torch.testing.assert_close(lp4[0:2, 0:3], torch.tensor([[934.0039967903483, 982.2610573751383, 980.9964978363762],
+                                                             [1124.4473263930727, 1097.9795553588956, 1039.244538785077]],
+                                                            dtype=torch.float64), rtol=1e-12, atol=1e-9)
+    lp2 = mtf.lp_filter_gauss(p, 2)[0, 0]
+    torch.testing.assert_close(lp2[23:25, 50:53], torch.tensor([[1192.486389470118, 1219.7131641348155, 1038.4180287681281],
+                                                                 [1295.618945562976, 1168.186150020472, 949.0129255358856]],
+                                                                dtype=torch.float64), rtol=1e-12, atol=1e-9)
+    # N instead of N - 1 widens the frequency response: a narrower kernel than genMTF's of the same gain
+    gauss, genmtf = mtf.lp_gauss_kernel(4), mtf.mtf_kernel(0.3, 4)
+    assert gauss[20, 20] > genmtf[20, 20]
+
+
+def test_imresize_bilinear_and_nearest_follow_matlab() -> None:
+    # MATLAB imresize(X, [10 14], 'bilinear') and [11 13] (statement of MATLAB's contributions run in Octave)
+    x = _octave_probe()
+    up = interp.imresize(x, size=(10, 14), method="bilinear")[0, 0]
+    torch.testing.assert_close(up[0:2, 0:3], torch.tensor([[0.0, 3.0, 9.0], [1.3214285714285714, 3.4196428571428568, 7.616071428571428]],
+                                                          dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    odd = interp.imresize(x, size=(11, 13), method="bilinear")[0, 0]
+    torch.testing.assert_close(odd[9:11, 10:13], torch.tensor([[7.665334665334663, 6.357642357642353, 5.610389610389607],
+                                                               [8.626373626373628, 7.318681318681318, 6.571428571428571]],
+                                                              dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    # nearest shrinking keeps the samples that decimate keeps (no antialiasing, as MATLAB)
+    big = torch.rand(1, 2, 12, 24, dtype=torch.float64)
+    for ratio in (2, 3, 4):
+        torch.testing.assert_close(interp.imresize(big, 1 / ratio, method="nearest"), mtf.decimate(big, ratio), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="unknown method"):
+        interp.imresize(big, 0.5, method="lanczos3")

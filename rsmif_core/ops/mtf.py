@@ -9,7 +9,8 @@ Follows ``genMTF.m`` / ``MTF.m`` / ``MTF_PAN.m`` / ``resize_images.m`` of Vivone
   *desired frequency response* of MATLAB ``fwind1(Hd, kaiser(41))``: frequency sampling (``fsamp2``)
   times a 2-D window obtained by rotating the 1-D Kaiser window (beta 0.5, Huang's method);
 * the kernel is **not** renormalised to sum 1 (sum ≈ 0.9988 for WV3 band 1), exactly as the toolbox;
-* filtering is ``imfilter(I, h, 'replicate')``: correlation, output the input size, edge replication.
+* filtering is ``imfilter(I, h, 'replicate')``: correlation, output the input size, edge replication;
+* ``LPfilterGauss.m`` (:func:`lp_filter_gauss`) is the same construction with gain 0.3 and ``N`` for ``N-1``.
 
 Differences from the authors' Python port (``utils/FS_index/genMTF.py``): gains are float64 here (the
 port stores them as float32, which moves the kernel by ~7e-9) and the WV2 entry works (the port's is a
@@ -48,6 +49,7 @@ _MS_GAINS: dict[str, tuple[float, ...]] = {
 _PAN_GAINS: dict[str, float] = {"QB": 0.15, "IKONOS": 0.17, "GeoEye1": 0.16, "WV4": 0.16, "WV2": 0.11, "WV3": 0.14}
 GENERIC_MS_GAIN = 0.3  # genMTF 'otherwise' branch (GF2 and Pléiades fall here: the toolbox has no entry)
 GENERIC_PAN_GAIN = 0.15  # MTF_PAN 'none'
+LP_GAUSS_GAIN = 0.3  # LPfilterGauss.m
 
 # Accepted spellings -> canonical toolbox key. 'GF2', 'Pleiades' and 'none' use the generic gains.
 _ALIASES: dict[str, str] = {
@@ -152,10 +154,11 @@ def _fwind1(hd: np.ndarray, window: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _kernel_np(gnyq: float, ratio: int, size: int = KERNEL_SIZE) -> np.ndarray:
+def _kernel_np(gnyq: float, ratio: int, size: int = KERNEL_SIZE, span: int = KERNEL_SIZE - 1) -> np.ndarray:
+    """``span`` is the length in ``alpha``'s numerator: N-1 in genMTF/MTF_PAN, N in LPfilterGauss."""
     _check_gain(gnyq)
     fcut = 1.0 / ratio
-    alpha = math.sqrt(((size - 1) * (fcut / 2)) ** 2 / (-2.0 * math.log(gnyq)))
+    alpha = math.sqrt((span * (fcut / 2)) ** 2 / (-2.0 * math.log(gnyq)))
     gauss = _fspecial_gaussian(size, alpha)
     hd = gauss / gauss.max()
     kernel = _fwind1(hd, _huang_window(size, KAISER_BETA))
@@ -244,6 +247,27 @@ def mtf_filter_pan(x: Tensor, sensor: str | None, ratio: int) -> Tensor:
     """Low-pass B×1×H×W (or B×C) PAN with the PAN MTF filter (toolbox ``MTF_PAN.m``); same size."""
     check_image(x, "pan")
     kernel = torch.from_numpy(mtf_kernel(pan_gain(sensor), ratio))
+    return filter_replicate(x, kernel.expand(x.shape[1], -1, -1))
+
+
+def lp_gauss_kernel(ratio: int) -> np.ndarray:
+    """The 41×41 float64 kernel of the toolbox's ``LPfilterGauss.m`` (a sensor-independent PAN low-pass).
+
+    Built like a ``genMTF`` kernel with Nyquist gain 0.3, except that the Gaussian width uses ``N = 41``
+    where genMTF uses ``N - 1``: ``alpha = sqrt((N·fcut/2)² / (-2 ln 0.3))``, a slightly wider frequency
+    response (it smooths a little less than a genMTF kernel of gain 0.3).
+    """
+    _check_ratio(ratio)
+    return np.array(_kernel_np(LP_GAUSS_GAIN, int(ratio), KERNEL_SIZE, KERNEL_SIZE))
+
+
+def lp_filter_gauss(x: Tensor, ratio: int) -> Tensor:
+    """Low-pass every band of B×C×H×W ``x`` with :func:`lp_gauss_kernel` (toolbox ``LPfilterGauss.m``); same size.
+
+    Used by the toolbox's BT-H, MTF-GLP, MTF-GLP-HPM and C-GSA (its low-resolution PAN) and the haze-corrected HPM.
+    """
+    check_image(x)
+    kernel = torch.from_numpy(lp_gauss_kernel(ratio))
     return filter_replicate(x, kernel.expand(x.shape[1], -1, -1))
 
 
