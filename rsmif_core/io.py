@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,20 @@ def describe_os_error(exc: BaseException) -> str:
     if "No space left" in text or str(errno.ENOSPC) in text.split():
         return "No space left on device"
     return text
+
+
+def failure_cause(exc: BaseException, folder: Path) -> str:
+    """The cause of a failed write. Libraries that write through their own layers (GDAL, HDF5) report a full
+    disk as a generic write error, so a disk with almost no room left is named as the cause."""
+    cause = describe_os_error(exc)
+    if "space" not in cause.lower():
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return cause
+        if free < 1 << 20:
+            return f"No space left on device ({free} bytes free; the library said: {cause})"
+    return cause
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -72,7 +87,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any], verify: Callable[[Pat
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         kept = " (the earlier file is unchanged)" if path.exists() else ""
-        raise RunFailure(f"could not write {path}: {describe_os_error(exc)}{kept}") from None
+        raise RunFailure(f"could not write {path}: {failure_cause(exc, path.parent)}{kept}") from None
     _fsync_folder(path.parent)
     return path
 

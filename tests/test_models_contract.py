@@ -40,8 +40,8 @@ def test_registered_model_contract(name: str, case: TaskCase, tmp_path: Path) ->
     assert isinstance(model, rsmif_core.FusionModel)
     assert case.task in model.tasks
     parameters = [p for p in model.parameters() if p.requires_grad]
-    # the toolbox's methods need larger images (FE-HPM tapers edges with a 12×12 PSF); networks are tested small
-    batch = make_batch(case, size=16 if parameters else 32, batch_size=2)
+    # the toolbox's methods need larger images (FE-HPM estimates a 25-tap filter and tapers edges with a 12×12 PSF)
+    batch = make_batch(case, size=16 if parameters else 64, batch_size=2)
     batch.meta.max_value = 2047.0  # an 11-bit DN scale: what the toolbox's regularisations are set for
 
     model.eval()

@@ -41,10 +41,12 @@ class TinyScenes(torch.utils.data.Dataset):
         max_value: float = 2047.0,
         seed: int = 0,
         georeferenced: bool = False,
+        nan_item: int | None = None,
     ) -> None:
         self.task, self.sensor, self.ratio, self.max_value = "pansharpening", sensor, ratio, max_value
         self.spectral_bands, self.guide_bands, self.has_reference = bands, guide_bands, reference
         self.count, self.size, self.seed, self.georeferenced = count, size, seed, georeferenced
+        self.nan_item = nan_item
 
     def __len__(self) -> int:
         return self.count
@@ -56,6 +58,8 @@ class TinyScenes(torch.utils.data.Dataset):
         gt = (0.5 + 0.4 * torch.sin(6 * xx + phase) * torch.cos(5 * yy + phase)).float()
         gt = (gt + 0.02 * torch.rand(gt.shape, generator=g)).clamp(0, 1)
         pan = gt.mean(0, keepdim=True).repeat(self.guide_bands, 1, 1)
+        if index == self.nan_item:
+            pan[0, 0, 0] = float("nan")  # a corrupt pixel in one item of the data
         ms = F.avg_pool2d(gt[None], self.ratio)[0]
         lms = F.interpolate(ms[None], scale_factor=self.ratio, mode="bicubic", align_corners=False)[0]
         item: dict[str, Any] = {
@@ -138,6 +142,33 @@ class NaNAfter(torch.nn.Module):
         return LossOutput(total, {"l1": value.detach(), "smooth": smooth.detach()})
 
 
+def fill_disk(path: Path) -> None:
+    """Grow ``path`` until its disk is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FillDiskAt(torch.nn.Module):
+    """L1 that, on forward call ``at``, fills the disk holding ``target`` (a file that grows until ENOSPC)."""
+
+    def __init__(self, at: int, target: str) -> None:
+        super().__init__()
+        self.at, self.path, self.calls = at, target, 0
+
+    def forward(self, output: FusionOutput, batch: Batch) -> LossOutput:
+        self.calls += 1
+        if self.calls == self.at and torch.is_grad_enabled():
+            fill_disk(Path(self.path))
+        value = F.l1_loss(output.fused, batch.gt)
+        return LossOutput(value, {"l1": value.detach()})
+
+
 @hookimpl
 def register_datasets(register: Any) -> None:
     register("kit_scenes", TinyScenes, description="tiny generated scenes for trainer tests")
@@ -153,6 +184,7 @@ def register_metrics(register: Any) -> None:
 def register_losses(register: Any) -> None:
     register("kit_signal", SignalAtCall)
     register("kit_nan", NaNAfter)
+    register("kit_fill_disk", FillDiskAt)
 
 
 # ----- helpers for the test files -----------------------------------------------------------------

@@ -26,7 +26,7 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool, overwrite: bo
     from rsmif_core.run.train import train_and_test
 
     cfg = load_config(config, overrides)
-    result = train_and_test(cfg, resume=resume, console=Console(), overwrite=overwrite)
+    result = train_and_test(cfg, resume=resume, console=Console(soft_wrap=True), overwrite=overwrite)
     if result.exit_code:
         sys.exit(result.exit_code)
 
@@ -64,5 +64,5 @@ def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, ki
         cfg, weights, "rr" if kind == "rr" else "fr",
         save="mat" if save == "mat" else "tif" if save == "tif" else None,
         out_dir=Path(out) if out else (run_dir / f"test_{kind}" if run_dir.is_dir() else None),
-        console=Console(), overwrite=overwrite, dtype="uint16" if dtype == "uint16" else "float32",
+        console=Console(soft_wrap=True), overwrite=overwrite, dtype="uint16" if dtype == "uint16" else "float32",
     )

@@ -80,7 +80,7 @@ def score(fused: str, reference: str | None, pan: str | None, ms: str | None, lm
 
 def _report(ids: list[str], values: dict[str, torch.Tensor], csv_path: str | None, notes: list[str], mode: str,
             protocol: str, per_image: bool) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     stats = {n: mean_std(v) for n, v in values.items()}

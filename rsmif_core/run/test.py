@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,12 +61,32 @@ def check_test_folder(out: Path, overwrite: bool) -> list[Path]:
     return earlier
 
 
-def clear_test_folder(earlier: list[Path]) -> None:
-    for path in earlier:
+STAGING = ".rsmif-staging"
+
+
+def publish(stage: Path, out: Path) -> None:
+    """Move a finished test's outputs from ``stage`` into ``out``, each replacing its earlier version only once
+    the new one is complete (an earlier file stays byte-identical if anything fails before); what the earlier
+    test wrote and this one did not (its images) goes too, so the folder holds one test."""
+    produced = {p.name for p in stage.iterdir()}
+    for new in sorted(stage.iterdir()):
+        target = out / new.name
+        old = out / f".old-{new.name}"
         try:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            if target.exists():
+                os.replace(target, old)
+            os.replace(new, target)
         except OSError as exc:
-            raise RunFailure(f"could not clear {path} for --overwrite: {describe_os_error(exc)}") from None
+            if old.exists() and not target.exists():
+                os.replace(old, target)
+            raise RunFailure(f"could not move the new {new.name} into {out}: {describe_os_error(exc)}") from None
+        if old.exists():
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    stage.rmdir()
+    for name in set(TEST_OUTPUTS) - produced:
+        stale = out / name
+        if stale.exists():
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
 
 
 def run_test(
@@ -86,7 +107,7 @@ def run_test(
     """
     console = console or Console()
     out = out_dir or Path(cfg.trainer.output_dir) / f"test_{kind}"
-    earlier = check_test_folder(out, overwrite)
+    check_test_folder(out, overwrite)
     section = cfg.data.test if kind == "rr" else cfg.data.test_fr
     key = "data.test" if kind == "rr" else "data.test_fr"
     if section is None:
@@ -111,18 +132,28 @@ def run_test(
     loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers,
                         collate_fn=collate_with_extras)
     model, loader = accelerator.prepare(model, loader)
-    if accelerator.is_main_process:
-        clear_test_folder(earlier)
+    stage = out / STAGING  # everything is written here first; an earlier test stays until the new one is done
+    if accelerator.is_main_process and stage.exists():
+        shutil.rmtree(stage)  # left by a test that was killed
     accelerator.wait_for_everyone()
-    on_batch = image_exporter(save, out / "images", dtype) if save else None
-    result = evaluate(model, loader, metrics, accelerator, on_batch=on_batch)
+    on_batch = image_exporter(save, stage / "images", dtype) if save else None
+    try:
+        result = evaluate(model, loader, metrics, accelerator, on_batch=on_batch)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     directions = {n: metrics.higher_is_better(n) for n in metrics.names}
     title = (f"{cfg.model.name} on {section.name} ({'reduced' if kind == 'rr' else 'full'} resolution, "
              f"{len(result.ids)} images)")
     report = TestReport(kind, result, summarize(result.values), out, weights_path, directions, title)
     if accelerator.is_main_process:
-        write_csv(out / "per_image.csv", result.rows())
-        write_json(out / "per_image.json", report.as_dict())
+        try:
+            write_csv(stage / "per_image.csv", result.rows())
+            write_json(stage / "per_image.json", report.as_dict())
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        publish(stage, out)
         console.print(summary_table(title, report.summary, directions))
         share = result.seconds_metrics / result.seconds_total if result.seconds_total > 0 else 0.0
         console.print(f"{result.seconds_total:.2f} s ({share:.0%} in metrics); per-image rows: {out / 'per_image.csv'}",

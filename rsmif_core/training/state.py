@@ -21,6 +21,7 @@ class TrainState:
     best_value: float | None = None
     best_step: int | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    first_loss: float | None = None  # the scale divergence is judged against
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,6 +35,8 @@ class TrainState:
         best_step = state.get("best_step")
         self.best_step = None if best_step is None else int(best_step)
         self.history = [dict(h) for h in state.get("history", [])]
+        first = state.get("first_loss")
+        self.first_loss = None if first is None else float(first)
 
     def is_better(self, value: float, mode: str) -> bool:
         if not math.isfinite(value):

@@ -13,6 +13,7 @@ The run layer (:mod:`rsmif_core.run`) builds every part from a config and hands 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,9 @@ class Trainer:
         self.progress = TrainProgress(parts.total_steps, settings.progress, parts.accelerator.is_main_process,
                                       settings.log_every, self.console)
         self.window = LossWindow()
-        self.pending_losses: list[tuple[int, Tensor]] = []  # checked for NaN once per log/checkpoint, not per step
+        self.pending: list[Pending] = []  # checked once per log, validation or checkpoint, not per step
+        # fp16's gradient scaler skips steps with inf gradients by design; everywhere else they are a failure
+        self.check_gradients = parts.accelerator.mixed_precision != "fp16"
         self.stale_validations = 0
 
     # ----- the loop: one screen ------------------------------------------------------------------------
@@ -160,22 +163,27 @@ class Trainer:
 
     def train_step(self, batch: Batch) -> None:
         p, acc = self.parts, self.parts.accelerator
+        grad_norm: Tensor | None = None
         with acc.accumulate(p.model):
             with acc.autocast():
                 loss = p.loss_fn(p.model(batch), batch)
             acc.backward(loss.total)
-            if self.settings.grad_clip is not None and acc.sync_gradients:
-                acc.clip_grad_norm_(p.model.parameters(), self.settings.grad_clip)
+            if acc.sync_gradients:
+                if self.settings.grad_clip is not None:
+                    grad_norm = acc.clip_grad_norm_(p.model.parameters(), self.settings.grad_clip)
+                elif self.check_gradients:
+                    grad_norm = total_norm([q.grad for q in p.model.parameters() if q.grad is not None])
             p.optimizer.step()
             p.optimizer.zero_grad(set_to_none=True)
         p.state.batch_in_epoch += 1
-        self.pending_losses.append((p.state.step + 1, loss.total.detach()))
+        self.pending.append(Pending(p.state.step + 1, loss.total.detach(), grad_norm, list(batch.meta.ids)))
         self.window.add(loss, len(batch))
 
     def after_step(self, batch: Batch, epoch_ended: bool) -> int:
         """Log, validate, checkpoint and answer a stop request; the exit status (or EARLY_STOP), 0 to go on."""
         s, step = self.settings, self.parts.state.step
         if step % s.log_every == 0 or step == self.parts.total_steps:
+            self.check_losses()  # logging syncs with the device anyway
             self.log_train(step)
         self.progress.update(step, self.window.last_loss)
         if (s.val_every is not None and step % s.val_every == 0) or (s.val_every is None and epoch_ended):
@@ -193,22 +201,53 @@ class Trainer:
         return 0
 
     def check_losses(self) -> None:
-        """Raise on the first non-finite loss since the last check (one device sync per check, not per step)."""
-        if not self.pending_losses:
+        """Stop on the first non-finite or diverging loss, or non-finite gradients, since the last check (one
+        device sync per check, not per step), naming the step and the batch's items."""
+        if not self.pending:
             return
-        steps = [s for s, _ in self.pending_losses]
-        finite = torch.isfinite(torch.stack([v.float() for _, v in self.pending_losses])).cpu().tolist()
-        self.pending_losses.clear()
-        bad = [s for s, ok in zip(steps, finite) if not ok]
-        if self.parts.checkpoints.agree(bool(bad)):
-            first = bad[0] if bad else "(on another process)"
+        losses = torch.stack([q.loss.float() for q in self.pending]).cpu().tolist()
+        norms = [float(q.grad_norm) if q.grad_norm is not None else 0.0 for q in self.pending]
+        pending, self.pending = self.pending, []
+        state, factor = self.parts.state, self.settings.divergence_factor
+        problem = None
+        for q, loss, norm in zip(pending, losses, norms):
+            if not math.isfinite(loss):
+                problem = f"the loss became NaN or infinite at step {q.step}"
+            elif not math.isfinite(norm):
+                problem = f"the gradients became NaN or infinite at step {q.step} (loss {loss:.4g})"
+            elif state.first_loss is None:
+                state.first_loss = loss
+            elif factor is not None and state.first_loss > 0 and loss > factor * state.first_loss:
+                problem = (f"the loss diverged at step {q.step}: {loss:.4g}, more than {factor:g} times the first "
+                           f"step's {state.first_loss:.4g} (trainer.divergence_factor)")
+            if problem:
+                shown = ", ".join(q.ids[:8]) + (f" and {len(q.ids) - 8} more" if len(q.ids) > 8 else "")
+                problem += f"; the batch held {shown}"
+                break
+        if self.parts.checkpoints.agree(problem is not None):
             last = self.parts.checkpoints.latest()
             kept = f"the last good checkpoint is {last} (left untouched)" if last else "no checkpoint was written before it"
             raise TrainingError(
-                f"the loss became NaN or infinite at step {first}; training stopped and nothing was saved after it; "
-                f"{kept}. Lower optim.lr, set trainer.grad_clip, or check the data for invalid values.",
+                f"{problem or 'training diverged on another process'}; training stopped and nothing was saved after "
+                f"it; {kept}. Lower optim.lr, set trainer.grad_clip, or check those items for invalid values.",
                 exit_code=DIVERGED,
             )
+
+    def check_validation_loss(self, step: int, loss: float | None) -> None:
+        """A model whose validation loss is not finite or has diverged is never kept, as best or otherwise."""
+        first, factor = self.parts.state.first_loss, self.settings.divergence_factor
+        if loss is None or (math.isfinite(loss) and (factor is None or first is None or loss <= factor * first)):
+            return
+        last = self.parts.checkpoints.latest()
+        kept = f"the last good checkpoint is {last} (left untouched)" if last else "no checkpoint was written before it"
+        raise TrainingError(
+            f"the validation loss at step {step} is {loss:.4g}, more than {factor:g} times the first training loss "
+            f"{first:.4g} (trainer.divergence_factor): the model diverged; nothing was saved after it; {kept}. "
+            "Lower optim.lr or set trainer.grad_clip." if math.isfinite(loss) else
+            f"the validation loss at step {step} is not finite: the model diverged; nothing was saved after it; "
+            f"{kept}. Lower optim.lr or set trainer.grad_clip.",
+            exit_code=DIVERGED,
+        )
 
     def log_train(self, step: int) -> None:
         p = self.parts
@@ -244,6 +283,7 @@ class Trainer:
         p.logger.scalars({f"val/{k}": v for k, v in means.items()}, step)
         p.state.history.append({"step": float(step), "images": images, **means})
         self.progress.message(f"validation at step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
+        self.check_validation_loss(step, means.get("loss"))
         name, mode = p.validation.best_metric, p.validation.best_mode
         if name not in means:
             return False
@@ -290,6 +330,16 @@ class Trainer:
 EARLY_STOP = -1  # after_step's answer when validation says to stop (not an exit status)
 
 
+@dataclass
+class Pending:
+    """One optimizer step awaiting the health check: its loss, gradient norm and the items of its batch."""
+
+    step: int
+    loss: Tensor
+    grad_norm: Tensor | None
+    ids: list[str]
+
+
 class LossWindow:
     """The loss terms of the steps since the last log line, averaged when logged."""
 
@@ -315,6 +365,16 @@ class LossWindow:
         self.last_loss = out["train/loss"]
         self.values, self.samples, self.t0 = {}, 0, time.perf_counter()
         return out
+
+
+def total_norm(grads: list[Tensor]) -> Tensor:
+    """The 2-norm of all gradients together (what gradient clipping measures)."""
+    if not grads:
+        return torch.zeros(())
+    fused = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6: one foreach kernel
+    if fused is not None:
+        return fused(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads]))
 
 
 def end_iteration(loader: Any) -> None:
