@@ -105,6 +105,7 @@ class GainChoice:
     gains: tuple[float, ...]
     bands: tuple[str, ...] | None  # the bands the gains belong to, where the table names them
     source: str  # in words, for messages and the files that record the gains
+    subset: bool = False  # the gains of some of the table's bands (a 4-band product of an 8-band sensor)
 
 
 def choose_ms_gains(sensor: str | None, bands: int) -> GainChoice:
@@ -128,7 +129,7 @@ def choose_ms_gains(sensor: str | None, bands: int) -> GainChoice:
     if bands == len(FOUR_BAND_PRODUCT) and names is not None:
         picked = tuple(gains[names.index(band)] for band in FOUR_BAND_PRODUCT)
         return GainChoice(key, picked, FOUR_BAND_PRODUCT,
-                          f"{key} table, bands {', '.join(FOUR_BAND_PRODUCT)} (the 4-band product)")
+                          f"{key} table, bands {', '.join(FOUR_BAND_PRODUCT)} (the 4-band product)", subset=True)
     raise ValueError(
         f"sensor {key} has MTF gains for {len(gains)} bands, but the image has {bands} bands "
         f"(a 4-band image is taken as the bands {', '.join(FOUR_BAND_PRODUCT)}); pass sensor='none' "
