@@ -3,6 +3,7 @@ options, then everything the files and the manifest must say, and the Landsat-7 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -139,6 +140,8 @@ def test_manifest_and_attributes_record_sensor_gains_scale_and_sources(wv2: Run)
             attrs = dict(f.attrs)
         assert (attrs["sensor"], int(attrs["ratio"]), float(attrs["max_value"])) == ("wv2", 4, 2047.0)
         assert attrs["mtf_gains"].tolist() == WV2_GAINS and attrs["split"] == split
+        assert json.loads(attrs["files"]) == FILES and json.loads(attrs["source"]) == manifest["scenes"]
+        assert json.loads(attrs["protocol"]) == manifest["protocol"]
         dataset = create_dataset("pancollection", path=str(wv2.out / file))
         assert (dataset.sensor, dataset.ratio, dataset.max_value, dataset.mtf_gains) == ("wv2", 4, 2047.0, tuple(WV2_GAINS))
         assert collate([dataset[0], dataset[1]]).meta.mtf_gains == tuple(WV2_GAINS)

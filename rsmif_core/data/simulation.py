@@ -169,7 +169,7 @@ def simulate(scenes: Sequence[tuple[Raster, Raster]], out: str | Path, options: 
     for scene in prepared:
         scene.reduced = reduce_resolution(scene.pan_full, scene.ms_full, options.sensor, ratio,
                                           pan_method=options.pan_method, mtf_gains=gains)
-    context = _Context(options, ratio, max_value, gains, gains_source, sizes, prepared)
+    context = _Context(options, ratio, max_value, gains, gains_source, sizes, prepared, names)
     notes.extend(_leftovers(out, names))
     _write_all(out, names, context)
     return SimulationReport(
@@ -341,6 +341,7 @@ class _Context:
     gains_source: str
     sizes: layout.Sizes
     scenes: list[_Scene]
+    names: dict[str, str]  # split -> file name
 
 
 def _items(context: _Context, split: str) -> Iterator[tuple[int, _Scene, tuple[int, int], dict[str, np.ndarray]]]:
@@ -444,16 +445,16 @@ def _pan_gain(sensor: str) -> float:
 
 
 def _attrs(context: _Context, split: str) -> dict[str, Any]:
+    """What the manifest says, on every file (JSON text where the value is nested)."""
     import json
 
-    attrs: dict[str, Any] = {
+    return {
         "sensor": context.options.sensor, "ratio": context.ratio, "max_value": context.max_value,
         "mtf_gains": np.asarray(context.gains, dtype=np.float64), "mtf_gains_source": context.gains_source,
         "split": split, "resolution": "full" if split == "test_fr" else "reduced",
         "protocol": json.dumps(_protocol(context)), "source": json.dumps(_sources(context)),
-        "written_by": _written_by(), "manifest": MANIFEST_NAME,
+        "files": json.dumps(context.names), "written_by": _written_by(), "manifest": MANIFEST_NAME,
     }
-    return attrs
 
 
 def _written_by() -> str:
