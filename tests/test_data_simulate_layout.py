@@ -175,3 +175,28 @@ def test_reader_refuses_bad_records(tmp_path: Path) -> None:
     assert ds.mtf_gains == (0.3, 0.3, 0.3, 0.2)
     assert (ds[0]["crs"], ds[0]["transform"]) == ("EPSG:32631", (2.0, 0.0, 10.0, 0.0, -2.0, 20.0))
     assert (ds[1]["crs"], ds[1]["transform"]) == (None, None)
+
+
+def test_nan_negative_and_out_of_scale_values(tmp_path: Path) -> None:
+    pan, ms = _tiny_scene(tmp_path)
+    ms.array[2, 150, 10] = np.nan  # one band NaN: the pixel holds no data
+    ms.array[:, 100, 100] = -5.0  # noise below zero in a pixel with data
+    ms.array[0, 10, 10] = 4000.0
+    report = simulate([(Raster(pan.path, pan.array, "uint16"), Raster(ms.path, ms.array, "uint16"))], tmp_path / "out",
+                      SimulationOptions(sensor="qb", request=layout.Request(split=1.0)))
+    notes = "\n".join(report.notes)
+    assert "1 of 25600 MS pixels (0.0%) hold no data" in notes
+    assert "4 negative input values were clipped to 0" in notes
+    assert "values reach 4000, above the scale 2047" in notes
+    assert report.dropped["test"] + report.dropped["test_fr"] > 0
+    for split, path in report.files.items():
+        with h5py.File(path) as f:
+            for key in ("ms", "pan") + (("gt",) if split != "test_fr" else ()):
+                values = f[key][()]
+                assert np.isfinite(values).all() and values.min() >= 0
+
+
+def test_a_scale_is_needed(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no known radiometric scale for sensor 'none' and uint16 input: pass --max-value"):
+        simulate([_tiny_scene(tmp_path)], tmp_path / "out", SimulationOptions(sensor="none"))
+    assert not (tmp_path / "out").exists()
