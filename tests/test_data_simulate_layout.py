@@ -16,7 +16,7 @@ from rsmif_core.data import layout
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.manifest import FORMAT, MANIFEST_NAME, dataset_sections, read_manifest
 from rsmif_core.data.nodata import fill_nearest, scene_validity
-from rsmif_core.data.rasters import Raster, pixels_with_data, read_scene_list
+from rsmif_core.data.rasters import Raster, pixels_with_data, read_raster, read_scene_list
 from rsmif_core.data.simulation import SimulationOptions, simulate
 
 
@@ -200,3 +200,22 @@ def test_a_scale_is_needed(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no known radiometric scale for sensor 'none' and uint16 input: pass --max-value"):
         simulate([_tiny_scene(tmp_path)], tmp_path / "out", SimulationOptions(sensor="none"))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tiff_without_georeference_reads_without_a_warning(tmp_path: Path) -> None:
+    import warnings
+
+    import rasterio
+
+    path = tmp_path / "plain.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        values = np.arange(1, 97, dtype=np.uint16).reshape(2, 6, 8)
+        values[:, 2, 3] = 0  # a fill pixel: every band 0
+        with rasterio.open(path, "w", driver="GTiff", width=8, height=6, count=2, dtype="uint16") as dst:
+            dst.write(values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raster = read_raster(path)
+    assert raster.transform is None and raster.crs is None and raster.array.shape == (2, 6, 8)
+    assert raster.valid is not None and raster.nodata_pixels == 1 and not raster.valid[2, 3]

@@ -10,6 +10,7 @@ products), or, in a GeoTIFF, where the file's masks say so (its nodata value, a 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,13 @@ def _read_tif(path: Path) -> Raster:
     import rasterio
 
     try:
-        with rasterio.open(path) as src:
-            array = src.read()
-            masks = src.read_masks()
-            crs, transform, nodata = src.crs, src.transform, src.nodata
+        with warnings.catch_warnings():
+            # a TIFF without georeferencing is fine here (its grid is then the shapes alone): rasterio would warn
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                array = src.read()
+                masks = src.read_masks()
+                crs, transform, nodata = src.crs, src.transform, src.nodata
     except rasterio.errors.RasterioError as exc:
         raise DataError(path, f"not a readable GeoTIFF: {exc}") from None
     georef = crs is not None or not transform.is_identity
