@@ -60,6 +60,7 @@ def _read(path: Path) -> tuple[np.ndarray, rasterio.Affine]:
         return src.read().astype(np.float64), src.transform
 
 
+@pytest.mark.slow  # the module's first test starts a fresh interpreter (with -W error) for the shared run
 def test_defaults_exit_0_without_a_warning_and_say_what_they_chose(wv2: Run) -> None:
     assert wv2.result.returncode == 0, wv2.result.stderr
     assert wv2.result.stderr == ""
