@@ -17,8 +17,10 @@ from rsmif_core import collate, create_dataset
 from rsmif_core.cli import cli
 from rsmif_core.data import synthetic
 from rsmif_core.data.errors import DataError
-from rsmif_core.data.rasters import check_pair, read_raster
-from rsmif_core.data.wald import reduce_resolution, simulate
+from rsmif_core.data.layout import Request
+from rsmif_core.data.rasters import Raster, check_pair, read_raster
+from rsmif_core.data.simulation import SimulationOptions, simulate
+from rsmif_core.data.wald import reduce_resolution
 from rsmif_core.ops.interp import interp23tap
 from rsmif_core.ops.mtf import mtf_degrade
 
@@ -34,8 +36,9 @@ def test_landsat_mat_scene_to_pancollection_files(tmp_path: Path, landsat: tuple
     pan, ms = read_raster(pan_path), read_raster(ms_path)
     assert pan.array.shape == (1, 800, 800) and ms.array.shape == (6, 400, 400)
     assert check_pair(pan, ms, None) == 2
-    report = simulate(pan.array[:, :320, :320], ms.array[:, :160, :160], tmp_path, sensor="none", ratio=2,
-                      name="landsat7", max_value=255, patch=32, test_size=32, fr_size=64)
+    crop = (Raster(pan_path, pan.array[:, :320, :320], "uint8"), Raster(ms_path, ms.array[:, :160, :160], "uint8"))
+    request = Request(patch=32, test_size=32, fr_size=64)
+    report = simulate([crop], tmp_path / "out", SimulationOptions(sensor="none", ratio=2, name="landsat7", request=request))
     assert set(report.files) == {"train", "valid", "test", "test_fr"}
     assert {p.name for p in report.files.values()} == {
         "train_landsat7.h5", "valid_landsat7.h5", "test_landsat7_multiExm1.h5", "test_landsat7_OrigScale_multiExm1.h5"}
@@ -43,7 +46,8 @@ def test_landsat_mat_scene_to_pancollection_files(tmp_path: Path, landsat: tuple
     assert (train.sensor, train.ratio, train.max_value, train.spectral_bands) == ("none", 2, 255.0, 6)
     assert len(train) + report.counts["valid"] == report.counts["train"] + report.counts["valid"]
     with h5py.File(report.files["train"]) as f:
-        assert set(f.keys()) == {"gt", "lms", "ms", "pan"} and f["gt"].dtype == np.float64
+        arrays = {k for k, v in f.items() if isinstance(v, h5py.Dataset)}  # plus the group source/ (item origins)
+        assert arrays == {"gt", "lms", "ms", "pan"} and f["gt"].dtype == np.float64
         assert f["gt"].shape[1:] == (6, 32, 32) and f["ms"].shape[1:] == (6, 16, 16) and f["pan"].shape[1:] == (1, 32, 32)
     # the reference is the original MS; ms its MTF-degraded copy; lms the 23-tap upsampling of ms
     reduced = reduce_resolution(pan.array[:, :320, :320], ms.array[:, :160, :160], "none", 2)
@@ -87,12 +91,15 @@ def test_wv2_geotiff_pair_through_the_cli(tmp_path: Path, shared: Path) -> None:
     out = tmp_path / "wv2"
     result = CliRunner().invoke(cli, [
         "data", "simulate", "--pan", str(pan), "--ms", str(ms), "--sensor", "wv2", "--ratio", "4",
-        "--mtf-gains", "0.35,0.35,0.35,0.35", "--patch", "64", "--test-size", "64", "--fr-size", "128",
+        "--mtf-gains", "0.3,0.32,0.34,0.28", "--patch", "24", "--stride", "12", "--test-size", "32", "--fr-size", "128",
         "--test-fraction", "0.3",
         "--out", str(out)])
     assert result.exit_code == 0, result.output
     train = create_dataset("pancollection", path=str(out / "train_wv2.h5"))
     assert (train.sensor, train.max_value, train.ratio, train.spectral_bands) == ("wv2", 2047.0, 4, 4)
+    assert train.mtf_gains == (0.3, 0.32, 0.34, 0.28) and train[0]["pan"].shape == (1, 24, 24)
+    assert "MTF gains 0.3, 0.32, 0.34, 0.28" in result.output and "note: " not in result.output.replace(
+        "note: pan3.tif + ms_native.tif:", "")  # explicit sizes: nothing adapted, only the no-data note
     test = create_dataset("pancollection", path=str(out / "test_wv2_multiExm1.h5"))
     full = create_dataset("pancollection", path=str(out / "test_wv2_OrigScale_multiExm1.h5"))
     assert test.has_reference and not full.has_reference

@@ -55,7 +55,7 @@ def test_unknown_sensor_lists_the_known_ones() -> None:
     with pytest.raises(MetricInputError, match="known sensors: WV3, WV2, WV4, QB, IKONOS, GeoEye1, GF2, Pleiades, none"):
         fn.d_lambda_k(_img(1, 4, 64, 64), _img(1, 4, 16, 16), 4, "spot7")
     with pytest.raises(MetricInputError, match="8 bands"):
-        fn.d_lambda_k(_img(1, 4, 64, 64), _img(1, 4, 16, 16), 4, "wv3")
+        fn.d_lambda_k(_img(1, 5, 64, 64), _img(1, 5, 16, 16), 4, "wv3")
 
 
 def test_constant_images_give_documented_values() -> None:

@@ -47,8 +47,12 @@ def test_sensor_table_and_aliases() -> None:
     assert mtf.pan_gain("wv3") == 0.14 and mtf.pan_gain("ikonos") == 0.17 and mtf.pan_gain("gf2") == 0.15
     with pytest.raises(mtf.UnknownSensorError, match="WV3"):
         mtf.canonical_sensor("landsat9")
+    # a 4-band image of an 8-band sensor is its blue, green, red, NIR1 product
+    assert mtf.ms_gains("wv3", 4) == (0.355, 0.360, 0.365, 0.335)
+    assert mtf.ms_gains("wv2", 4) == (0.35,) * 4
+    assert mtf.choose_ms_gains("wv2", 4).bands == ("blue", "green", "red", "NIR1")
     with pytest.raises(ValueError, match="8 bands"):
-        mtf.ms_gains("wv3", 4)
+        mtf.ms_gains("wv3", 5)
 
 
 def test_filter_replicate_equals_direct_correlation() -> None:

@@ -8,11 +8,13 @@ scaled by ``max_value``, plus ``task``, ``sensor``, ``ratio``, ``max_value`` and
 
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.hyperpancollection import HyperPanCollection
+from rsmif_core.data.manifest import dataset_sections
 from rsmif_core.data.mshs import MSHSCollection
 from rsmif_core.data.pancollection import PanCollection
 from rsmif_core.data.sample import SampleDataset
 from rsmif_core.data.sen12mscr import SEN12MSCR
-from rsmif_core.data.wald import reduce_resolution, simulate
+from rsmif_core.data.simulation import SimulationOptions, simulate
+from rsmif_core.data.wald import reduce_resolution
 
 __all__ = [
     "SEN12MSCR",
@@ -21,6 +23,8 @@ __all__ = [
     "MSHSCollection",
     "PanCollection",
     "SampleDataset",
+    "SimulationOptions",
+    "dataset_sections",
     "reduce_resolution",
     "simulate",
 ]

@@ -41,6 +41,9 @@ VALUE_CHECK_ITEMS = 8
 _FLOAT64 = h5py.h5t.py_create(np.dtype("float64"))
 # Standard radiometric scales a detected value range is rounded up to.
 STANDARD_SCALES: tuple[float, ...] = (1.0, 255.0, 1023.0, 2047.0, 4095.0, 10000.0, 65535.0)
+# The group of per-item georeferencing (``rsmif data simulate``'s test files): ``crs`` (N strings, "" for
+# none) and ``transform`` (N×6: a, b, c, d, e, f of the affine map; NaN for none).
+GEOREF_GROUP = "georef"
 
 
 @dataclass
@@ -171,6 +174,8 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             self.layout = self._validate(f, ratio, check_values)
             self.attrs: dict[str, Any] = {k: _plain(v) for k, v in f.attrs.items()}
             self._configure(f)
+            self.mtf_gains = self._recorded_gains()
+            self._georef = self._read_georef(f)
         self.ratio = self.layout.ratio
         self.spectral_bands = self.layout.spectral_bands
         self.guide_bands = self.layout.guide_bands
@@ -280,6 +285,35 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
                     )
                 lo, hi = min(lo, vmin), max(hi, vmax)
             layout.observed[role] = (lo, hi)
+
+    def _recorded_gains(self) -> tuple[float, ...] | None:
+        """The MS MTF gains the file records (attribute ``mtf_gains``), checked; None when it records none."""
+        value = self.attrs.get("mtf_gains")
+        if value is None:
+            return None
+        gains = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        bands = self.layout.spectral_bands
+        if gains.ndim != 1 or gains.size != bands or not ((gains > 0) & (gains < 1)).all():
+            raise DataError(self.path, f"attribute 'mtf_gains' holds {gains.tolist()}; expected {bands} gains "
+                            "(one per spectral band), each above 0 and below 1")
+        return tuple(float(g) for g in gains)
+
+    def _read_georef(self, f: h5py.File) -> tuple[list[str], np.ndarray] | None:
+        """Each item's CRS and affine transform (group ``georef``), checked; None when the file has none."""
+        group = f.get(GEOREF_GROUP)
+        if group is None:
+            return None
+        count = self.layout.count
+        try:
+            crs = [_plain(c) for c in np.asarray(group["crs"][()]).ravel()]
+            transforms = np.asarray(group["transform"][()], dtype=np.float64)
+        except (KeyError, OSError, ValueError, TypeError) as exc:
+            raise DataError(self.path, f"group {GEOREF_GROUP!r} is unreadable ({exc}); expected datasets 'crs' "
+                            f"({count} strings) and 'transform' ({count}×6)") from None
+        if len(crs) != count or transforms.shape != (count, 6):
+            raise DataError(self.path, f"group {GEOREF_GROUP!r} holds {len(crs)} CRS and transforms "
+                            f"{shape_text(transforms.shape)} for {count} items; expected {count} and {count}×6")
+        return [str(c) for c in crs], transforms
 
     def _check_crop(self, crop: int | None) -> int | None:
         if crop is None:
@@ -474,13 +508,23 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
         return StackedItems(items, stacked)
 
     def meta(self, index: int) -> dict[str, Any]:
-        return {
+        """An item's fields beside the images; ``mtf_gains`` when the file records them, and ``crs`` and
+        ``transform`` (6 floats, rasterio's ``Affine`` order) when it georeferences its items."""
+        meta: dict[str, Any] = {
             "task": self.task,
             "sensor": self.sensor,
             "ratio": self.ratio,
             "max_value": self.max_value,
             "id": f"{self.path.stem}/{index}",
         }
+        if self.mtf_gains is not None:
+            meta["mtf_gains"] = self.mtf_gains
+        if self._georef is not None:
+            crs, transforms = self._georef
+            transform = transforms[index]
+            meta["crs"] = crs[index] or None
+            meta["transform"] = None if np.isnan(transform).any() else tuple(float(v) for v in transform)
+        return meta
 
     def describe(self) -> dict[str, Any]:
         lay = self.layout
@@ -496,6 +540,8 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
             "guide_size": lay.high_hw,
             "spectral_size": lay.low_hw,
             "max_value": self.max_value,
+            "mtf_gains": self.mtf_gains,
+            "georeferenced": self._georef is not None,
             "has_reference": self.has_reference,
             "keys": lay.keys,
             "observed_range": lay.observed,
@@ -510,6 +556,8 @@ class H5FusionDataset(EpochAware, Dataset[dict[str, Any]]):
 
     sensor: str = "none"
     max_value: float = 1.0
+    mtf_gains: tuple[float, ...] | None = None  # the MS MTF gains the file records (None: use the sensor's)
+    _georef: tuple[list[str], np.ndarray] | None = None
 
 
 _ROLE_NAMES: Mapping[str, str] = {

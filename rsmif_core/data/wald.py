@@ -1,4 +1,4 @@
-"""The Wald-protocol builder: a full-resolution PAN + MS scene -> PanCollection-format h5 files.
+"""The Wald protocol on one scene: a full-resolution PAN + MS -> a reduced-resolution pair with reference.
 
 Reduced resolution (with reference): the MS is filtered with the sensor's MTF-matched filter and
 decimated by the ratio (``rsmif_core.ops.mtf.mtf_degrade``, the implementation the metrics use); the
@@ -6,50 +6,42 @@ PAN likewise with its own MTF filter (``pan_method="mtf"``), or with MATLAB bicu
 (``pan_method="bicubic"``, as ``resize_images.m`` in the DLPan-Toolbox copy); the original MS is the
 reference ``gt`` and ``lms`` is the degraded MS upsampled with the 23-tap interpolator.
 
-Differences from the toolbox demo (``Demo_DataSimu_*.m`` + ``segImg_new.m``): the bottom
-``test_fraction`` of the scene is held out (never cut into training patches) and gives both the
-reduced-resolution test tiles and the full-resolution test tiles, so test images never overlap training
-patches; the toolbox instead splits overlapping patches at random into train/valid, which we keep for
-train vs valid only. Negative input DN (noise in reflectance products) are clipped to 0 and counted,
-and so are the few negative values the MTF kernels' side lobes make next to zero-valued pixels.
+``rsmif data simulate`` (``simulation.py``) applies it to whole scenes, handles no-data and writes the
+files; ``tiles`` and ``full_resolution_tiles`` also cut the bundled sample scene.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 import torch
 
 from rsmif_core.data.errors import DataError
 from rsmif_core.data.h5 import upsample_lms
 
+if TYPE_CHECKING:
+    from rsmif_core.ops.mtf import GainChoice
+
 PAN_METHODS = ("mtf", "bicubic")
 
 
-@dataclass
-class SimulationReport:
-    files: dict[str, Path] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    ratio: int = 4
-    sensor: str = "none"
-    max_value: float = 2047.0
-    clipped_negative: int = 0
-
-
-def _mtf_gains(sensor: str, bands: int, gains: Sequence[float] | None) -> Any:
-    from rsmif_core.ops.mtf import UnknownSensorError, ms_gains
+def resolve_mtf_gains(sensor: str, bands: int, gains: Sequence[float] | None = None,
+                      label: str = "MTF gains") -> GainChoice:
+    """The per-band Nyquist gains of the MS filter and where they come from: ``gains`` when given (one per
+    band, each in (0, 1), else an error naming ``label``), else the sensor's table."""
+    from rsmif_core.ops.mtf import GainChoice, UnknownSensorError, choose_ms_gains
 
     if gains is not None:
-        if len(gains) != bands:
-            raise DataError(None, f"{len(gains)} MTF gains given for an MS image of {bands} bands")
-        return tuple(float(g) for g in gains)
+        given = tuple(float(g) for g in gains)
+        if len(given) != bands or not all(0.0 < g < 1.0 for g in given):
+            shown = ", ".join(f"{g:g}" for g in given) or "none"
+            raise DataError(None, f"{label}: expected {bands} gains (one per MS band), each above 0 and below 1 "
+                            f"(the filter's amplitude at the Nyquist frequency); found {shown}")
+        return GainChoice(sensor, given, None, f"given ({label})")
     try:
-        return ms_gains(sensor, bands)
+        return choose_ms_gains(sensor, bands)
     except UnknownSensorError as exc:
         raise DataError(None, f"{exc}; or pass explicit per-band MTF gains") from None
     except ValueError as exc:
@@ -67,7 +59,7 @@ def reduce_resolution(
 
     if pan_method not in PAN_METHODS:
         raise DataError(None, f"unknown PAN degradation {pan_method!r}; expected one of {', '.join(PAN_METHODS)}")
-    gains = _mtf_gains(sensor, ms.shape[0], mtf_gains)
+    gains = resolve_mtf_gains(sensor, ms.shape[0], mtf_gains).gains
     ms_t = torch.from_numpy(np.asarray(ms, dtype=np.float64))[None]
     pan_t = torch.from_numpy(np.asarray(pan, dtype=np.float64))[None]
     ms_lr = mtf_degrade(ms_t, gains, ratio)
@@ -131,116 +123,3 @@ def tiles(arrays: dict[str, np.ndarray], size: int, stride: int, ratio: int, row
     if not tops or not lefts:
         return {k: np.empty((0,) + (a.shape[0],) + (0, 0)) for k, a in arrays.items()}
     return {k: np.stack(v) for k, v in out.items()}
-
-
-def write_pancollection(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
-    """Write N×C×H×W float64 arrays under keys gt/ms/lms/pan (PanCollection's layout), one item per chunk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
-    with h5py.File(tmp, "w") as f:
-        for key in ("gt", "lms", "ms", "pan"):
-            if key in arrays:
-                a = np.asarray(arrays[key], dtype=np.float64)
-                f.create_dataset(key, data=a, chunks=(1,) + a.shape[1:] if a.shape[0] else None)
-        for k, v in attrs.items():
-            f.attrs[k] = v
-    tmp.replace(path)
-
-
-def _check_values(name: str, a: np.ndarray) -> int:
-    if not np.isfinite(a).all():
-        raise DataError(None, f"the {name} holds NaN or infinite values")
-    negative = int((a < 0).sum())
-    if negative:
-        np.maximum(a, 0, out=a)
-    return negative
-
-
-def simulate(
-    pan: np.ndarray,
-    ms: np.ndarray,
-    out: str | Path,
-    *,
-    sensor: str,
-    ratio: int,
-    name: str | None = None,
-    max_value: float | None = None,
-    patch: int = 64,
-    stride: int | None = None,
-    split: float = 0.9,
-    test_fraction: float = 0.2,
-    test_size: int = 256,
-    fr_size: int = 512,
-    pan_method: str = "mtf",
-    mtf_gains: Sequence[float] | None = None,
-    seed: int = 0,
-    source: str = "",
-) -> SimulationReport:
-    """Build ``train_<name>.h5``, ``valid_<name>.h5``, ``test_<name>_multiExm1.h5`` (reduced resolution)
-    and ``test_<name>_OrigScale_multiExm1.h5`` (full resolution) in ``out`` from one scene.
-
-    ``pan`` Cg×H×W and ``ms`` C×h×w in DN; ``patch``/``stride`` in guide pixels of the reduced scene
-    (default stride: 3/4 of the patch, the toolbox's overlap); ``split`` the train share of the patches;
-    ``test_size``/``fr_size`` the guide size of reduced / full-resolution test tiles (shrunk to fit).
-    """
-    ratio = int(ratio)
-    if ratio < 1:
-        raise DataError(None, f"ratio must be a positive integer, found {ratio}")
-    name = name or sensor.lower()
-    stride = stride or max(ratio, (patch * 3 // 4) // ratio * ratio)
-    for label, value in (("patch", patch), ("stride", stride)):
-        if value % ratio or value <= 0:
-            raise DataError(None, f"{label} {value} must be a positive multiple of the ratio {ratio}")
-    if not 0.0 < split <= 1.0:
-        raise DataError(None, f"split must lie in (0, 1], found {split}")
-    if not 0.0 < test_fraction < 1.0:
-        raise DataError(None, f"test_fraction must lie in (0, 1), found {test_fraction}")
-    pan = np.array(pan, dtype=np.float64)
-    ms = np.array(ms, dtype=np.float64)
-    clipped = _check_values("PAN", pan) + _check_values("MS", ms)
-    pan, ms = align_scene(pan, ms, ratio, ratio)
-    if max_value is None:
-        from rsmif_core.data.sensors import sensor_max_value
-
-        max_value = sensor_max_value(sensor)
-        if max_value is None:
-            raise DataError(None, f"no known radiometric scale for sensor {sensor!r}: pass max_value")
-    reduced = reduce_resolution(pan, ms, sensor, ratio, pan_method=pan_method, mtf_gains=mtf_gains)
-
-    h = reduced["pan"].shape[-2]  # reduced scene rows (guide grid) = MS rows
-    test_rows = int(round(h * test_fraction)) // ratio * ratio
-    train_rows = h - test_rows
-    if train_rows < patch:
-        raise DataError(None, f"the scene leaves {train_rows} rows for training, fewer than one patch of {patch}")
-    if test_rows < ratio * 2:
-        raise DataError(None, f"test_fraction {test_fraction} leaves {test_rows} rows for testing")
-    patches = tiles(reduced, patch, stride, ratio, rows=(0, train_rows))
-    n = patches["pan"].shape[0]
-    order = np.random.default_rng(seed).permutation(n)
-    n_train = max(1, int(round(n * split))) if split < 1 else n
-    splits = {"train": order[:n_train], "valid": order[n_train:]}
-
-    w = reduced["pan"].shape[-1]
-    rr_size = min(test_size, test_rows, w) // ratio * ratio
-    rr = tiles(reduced, rr_size, rr_size, ratio, rows=(train_rows, h))
-    fr_rows = (train_rows * ratio, h * ratio)
-    fr_tile = min(fr_size, test_rows * ratio, w * ratio) // ratio * ratio
-    fr = full_resolution_tiles(pan, ms, ratio, fr_tile, fr_rows)
-
-    out = Path(out)
-    attrs = {"sensor": sensor, "ratio": ratio, "max_value": float(max_value), "source": source,
-             "protocol": f"wald (ms: MTF filter + decimation; pan: {pan_method})"}
-    report = SimulationReport(ratio=ratio, sensor=sensor, max_value=float(max_value), clipped_negative=clipped)
-    outputs = {
-        "train": (out / f"train_{name}.h5", {k: v[splits["train"]] for k, v in patches.items()}),
-        "valid": (out / f"valid_{name}.h5", {k: v[splits["valid"]] for k, v in patches.items()}),
-        "test": (out / f"test_{name}_multiExm1.h5", rr),
-        "test_fr": (out / f"test_{name}_OrigScale_multiExm1.h5", fr),
-    }
-    for split_name, (path, arrays) in outputs.items():
-        if arrays["pan"].shape[0] == 0:
-            continue
-        write_pancollection(path, arrays, attrs | {"split": split_name})
-        report.files[split_name] = path
-        report.counts[split_name] = int(arrays["pan"].shape[0])
-    return report

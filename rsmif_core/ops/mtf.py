@@ -16,6 +16,10 @@ Differences from the authors' Python port (``utils/FS_index/genMTF.py``): gains 
 port stores them as float32, which moves the kernel by ~7e-9) and the WV2 entry works (the port's is a
 ragged list). Kernels are computed once per (gains, ratio) in float64 numpy and cached.
 
+Difference from the toolbox: a 4-band image of WV2 or WV3 (the blue, green, red, NIR1 product those
+satellites are mostly delivered as) gets those four bands' gains, where ``genMTF`` would index past its
+8-band table.
+
 Tensors are B×C×H×W, any float dtype (float64 recommended for parity with the toolbox).
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -36,7 +41,7 @@ from rsmif_core.ops.checks import check_image
 KERNEL_SIZE = 41
 KAISER_BETA = 0.5  # MATLAB kaiser(N) default
 
-# Nyquist gains per MS band (band order B, G, R, NIR for 4-band sensors) and for PAN.
+# Nyquist gains per MS band, in the band order of _BAND_NAMES, and for PAN.
 # None for the PAN gain means the toolbox's MTF_PAN has no entry; we then use the generic 0.15.
 _MS_GAINS: dict[str, tuple[float, ...]] = {
     "QB": (0.34, 0.32, 0.30, 0.22),
@@ -47,6 +52,15 @@ _MS_GAINS: dict[str, tuple[float, ...]] = {
     "WV3": (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315),
 }
 _PAN_GAINS: dict[str, float] = {"QB": 0.15, "IKONOS": 0.17, "GeoEye1": 0.16, "WV4": 0.16, "WV2": 0.11, "WV3": 0.14}
+_FOUR_BANDS = ("blue", "green", "red", "NIR")
+_EIGHT_BANDS = ("coastal", "blue", "green", "yellow", "red", "red edge", "NIR1", "NIR2")
+_BAND_NAMES: dict[str, tuple[str, ...]] = {
+    "QB": _FOUR_BANDS, "IKONOS": _FOUR_BANDS, "GeoEye1": _FOUR_BANDS, "WV4": _FOUR_BANDS,
+    "WV2": _EIGHT_BANDS, "WV3": _EIGHT_BANDS,
+}
+# The 4-band product that WorldView-2/3 imagery is most often delivered as: the 8-band sensor's blue, green,
+# red and NIR1 bands. The toolbox's tables hold only the 8-band gains; these bands take theirs.
+FOUR_BAND_PRODUCT: tuple[str, ...] = ("blue", "green", "red", "NIR1")
 GENERIC_MS_GAIN = 0.3  # genMTF 'otherwise' branch (GF2 and Pléiades fall here: the toolbox has no entry)
 GENERIC_PAN_GAIN = 0.15  # MTF_PAN 'none'
 LP_GAUSS_GAIN = 0.3  # LPfilterGauss.m
@@ -85,25 +99,49 @@ def canonical_sensor(sensor: str | None) -> str:
     return key
 
 
-def ms_gains(sensor: str | None, bands: int) -> tuple[float, ...]:
-    """Per-band Nyquist gains of ``sensor`` for an image of ``bands`` bands.
+@dataclass(frozen=True)
+class GainChoice:
+    """The per-band Nyquist gains chosen for a sensor and band count, and where they come from."""
+
+    sensor: str  # the toolbox key
+    gains: tuple[float, ...]
+    bands: tuple[str, ...] | None  # the bands the gains belong to, where the table names them
+    source: str  # in words, for messages and the files that record the gains
+    subset: bool = False  # the gains of some of the table's bands (a 4-band product of an 8-band sensor)
+
+
+def choose_ms_gains(sensor: str | None, bands: int) -> GainChoice:
+    """Per-band Nyquist gains of ``sensor`` for an image of ``bands`` bands, with how they were chosen.
 
     Sensors without a table entry (GF2, Pléiades, none) get 0.3 for every band (genMTF 'otherwise').
-    A table whose gains are all equal is broadcast to any band count; otherwise the band count must
-    match the table (the toolbox would index past its filter bank).
+    A table whose gains are all equal is broadcast to any band count. A 4-band image of an 8-band sensor
+    (WV2, WV3) is taken as the 4-band product and gets the gains of blue, green, red and NIR1 (the toolbox
+    has no entry for it and would index past its filter bank). Any other band count must match the table.
     """
     key = canonical_sensor(sensor)
     gains = _MS_GAINS.get(key)
     if gains is None:
-        return (GENERIC_MS_GAIN,) * bands
+        return GainChoice(key, (GENERIC_MS_GAIN,) * bands, None,
+                          f"generic gain {GENERIC_MS_GAIN} (the toolbox has no MTF table for {key})")
+    names = _BAND_NAMES.get(key)
     if len(gains) == bands:
-        return gains
+        return GainChoice(key, gains, names, f"{key} table")
     if len(set(gains)) == 1:
-        return (gains[0],) * bands
+        return GainChoice(key, (gains[0],) * bands, None, f"{key} table (one gain for every band)")
+    if bands == len(FOUR_BAND_PRODUCT) and names is not None:
+        picked = tuple(gains[names.index(band)] for band in FOUR_BAND_PRODUCT)
+        return GainChoice(key, picked, FOUR_BAND_PRODUCT,
+                          f"{key} table, bands {', '.join(FOUR_BAND_PRODUCT)} (the 4-band product)", subset=True)
     raise ValueError(
-        f"sensor {key} has MTF gains for {len(gains)} bands, but the image has {bands} bands; "
-        f"pass sensor='none' (generic gain {GENERIC_MS_GAIN}) or explicit per-band gains"
+        f"sensor {key} has MTF gains for {len(gains)} bands, but the image has {bands} bands "
+        f"(a 4-band image is taken as the bands {', '.join(FOUR_BAND_PRODUCT)}); pass sensor='none' "
+        f"(generic gain {GENERIC_MS_GAIN}) or explicit per-band gains"
     )
+
+
+def ms_gains(sensor: str | None, bands: int) -> tuple[float, ...]:
+    """Per-band Nyquist gains of ``sensor`` for an image of ``bands`` bands (see :func:`choose_ms_gains`)."""
+    return choose_ms_gains(sensor, bands).gains
 
 
 def pan_gain(sensor: str | None) -> float:
