@@ -116,7 +116,8 @@ def dotted_get(tree: Any, dotted: str, default: Any = None) -> Any:
 
 def _prepare_override(source: str, tree: dict[str, Any], item: str) -> str:
     """Hydra's grammar: ``key=value``, ``+key=value`` (add), ``++key=value`` (add or replace), ``~key`` or
-    ``~key=value`` (delete). A plain ``key=value`` for a key the file lacks is taken as an addition."""
+    ``~key=value`` (delete). A plain ``key=value`` for a key the file lacks is taken as an addition.
+    ``data=FOLDER`` (a ``rsmif data simulate`` output) is handled before, by :func:`_data_folder`."""
     key, sep, _ = item.partition("=")
     if key.startswith("~"):
         return item
@@ -127,7 +128,30 @@ def _prepare_override(source: str, tree: dict[str, Any], item: str) -> str:
     return "+" + item
 
 
+def _data_folder(source: str, tree: dict[str, Any], folder: str) -> dict[str, Any]:
+    """``data=FOLDER``: the four splits from the manifest of a ``rsmif data simulate`` folder, keeping each
+    split's batching settings from the file."""
+    from rsmif_core.data.errors import DataError
+    from rsmif_core.data.manifest import dataset_sections
+
+    try:
+        sections = dataset_sections(folder)
+    except DataError as exc:
+        raise ConfigError(source, "data", folder, f"a folder written by `rsmif data simulate` ({exc.message})") from None
+    configured = tree.get("data")
+    data = {}
+    for split, section in sections.items():
+        kept = configured.get(split) if isinstance(configured, dict) else None
+        batching = {k: v for k, v in kept.items() if k not in ("name", "args")} if isinstance(kept, dict) else {}
+        data[split] = {**batching, **section}
+    return {**tree, "data": data}
+
+
 def _apply_overrides(source: str, tree: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    folders = [item.partition("=")[2] for item in overrides if item.startswith("data=")]
+    if folders:
+        tree = _data_folder(source, tree, folders[-1])
+        overrides = [item for item in overrides if not item.startswith("data=")]
     if not overrides:
         return tree
     from hydra.errors import HydraException

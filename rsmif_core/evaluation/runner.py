@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -124,9 +124,7 @@ def _gather(accelerator: Any, fused: Tensor, extras: dict[str, Tensor], batch: B
     tensors.update({f"extra.{k}": v for k, v in extras.items() if isinstance(v, Tensor) and v.ndim and len(v) == len(batch)})
     g = accelerator.gather_for_metrics(tensors)
     ids = list(accelerator.gather_for_metrics(list(batch.meta.ids)))
-    meta = BatchMeta(
-        task=batch.meta.task, sensor=batch.meta.sensor, ratio=batch.meta.ratio, max_value=batch.meta.max_value, ids=ids
-    )
+    meta = replace(batch.meta, ids=ids)
     g_batch = Batch(pan=g["pan"], ms=g["ms"], lms=g["lms"], gt=g.get("gt"), meta=meta)
     g_extras = {k.removeprefix("extra."): v for k, v in g.items() if k.startswith("extra.")}
     return g["fused"], g_extras, g_batch

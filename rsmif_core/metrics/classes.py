@@ -45,12 +45,14 @@ class ScoreInputs:
     ratio: int = 4
     sensor: str | None = "none"
     max_value: float = 1.0
+    mtf_gains: tuple[float, ...] | None = None  # the data's per-band Nyquist gains, when it records them
 
     @classmethod
     def from_batch(cls, batch: Batch) -> ScoreInputs:
         m = batch.meta
         assert m.ratio is not None  # a validated Batch always knows its ratio
-        return cls(batch.gt, batch.pan, batch.ms, batch.lms, m.ratio, m.sensor, float(m.max_value))
+        gains = None if m.mtf_gains is None else tuple(float(g) for g in m.mtf_gains)
+        return cls(batch.gt, batch.pan, batch.ms, batch.lms, m.ratio, m.sensor, float(m.max_value), gains)
 
 
 def mean_std(values: Tensor) -> tuple[float, float]:
@@ -113,8 +115,11 @@ class QualityMetric(Metric):
             return float(bounds) / max_value
         return tuple(float(b) / max_value for b in bounds)
 
-    def _sensor(self, inp: ScoreInputs) -> str:
-        return self.sensor if self.sensor is not None else (inp.sensor or "none")
+    def _sensor(self, inp: ScoreInputs) -> str | tuple[float, ...]:
+        """The MTF gains to use: the ``sensor`` option's when set, else the data's own gains, else its sensor's."""
+        if self.sensor is not None:
+            return self.sensor
+        return inp.mtf_gains if inp.mtf_gains is not None else (inp.sensor or "none")
 
     def _reference(self, fused: Tensor, inp: ScoreInputs) -> Tensor:
         if inp.gt is None:

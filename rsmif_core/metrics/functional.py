@@ -57,7 +57,7 @@ from rsmif_core.metrics.moments import (
 from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.metrics.uiqi import q_blocks, q_blocks_pairwise, q_sliding
 from rsmif_core.ops.interp import imresize, interp23tap
-from rsmif_core.ops.mtf import UnknownSensorError, canonical_sensor, mtf_filter
+from rsmif_core.ops.mtf import GainSpec, UnknownSensorError, canonical_sensor, mtf_filter
 from rsmif_core.types import shape_text
 
 __all__ = [
@@ -370,20 +370,22 @@ def qnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, block_size: int 
     return (1 - dl) ** alpha * (1 - ds) ** beta
 
 
-def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
+def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: GainSpec | None = "wv3", block_size: int = 32, *,
                lms: Tensor | None = None, clip: ClipSpec = None, quantise: bool = True,
                protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Khan's spectral distortion (``D_lambda_K.m``): ``1 - Q2n(lms, MTF(fused))`` with blocks = shift =
     ``block_size``; the fused image is low-passed with the sensor's MTF filters at the PAN scale (no
-    decimation). DN scale (Q2n quantises). The authors' solver does not compute it; ``protocol="authors"``
+    decimation). ``sensor`` is a sensor name or the per-band Nyquist gains themselves (what the data
+    records). DN scale (Q2n quantises). The authors' solver does not compute it; ``protocol="authors"``
     gives the toolbox value. ``quantise=False`` skips the ``uint16`` rounding (see :func:`q2n`).
     """
     f, m, _ = _fr_inputs(fused, ms, None, ratio, clip, protocol, "d_lambda_k")
     check_multiple(f.shape[-2], f.shape[-1], block_size, "d_lambda_k")
-    try:
-        canonical_sensor(sensor)
-    except UnknownSensorError as exc:
-        raise MetricInputError(f"d_lambda_k: {exc}") from None
+    if sensor is None or isinstance(sensor, str):
+        try:
+            canonical_sensor(sensor)
+        except UnknownSensorError as exc:
+            raise MetricInputError(f"d_lambda_k: {exc}") from None
     up = _upsampled(f, m, lms, "d_lambda_k")
     try:
         degraded = mtf_filter(f, sensor, ratio)
@@ -392,7 +394,7 @@ def d_lambda_k(fused: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "
     return 1 - q2n_value(up, degraded, int(block_size), int(block_size), quantise, kernels)
 
 
-def hqnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, sensor: str | None = "wv3", block_size: int = 32, *,
+def hqnr(fused: Tensor, pan: Tensor, ms: Tensor, ratio: int = 4, sensor: GainSpec | None = "wv3", block_size: int = 32, *,
          lms: Tensor | None = None, alpha: float = 1.0, beta: float = 1.0, clip: ClipSpec = None,
          quantise: bool = True, protocol: str = "toolbox", kernels: Kernels = "numba") -> Tensor:
     """Hybrid QNR (``HQNR.m``, the 2021 benchmark default) = ``(1 - D_λ^K)^alpha · (1 - D_s)^beta``."""

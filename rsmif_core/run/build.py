@@ -13,6 +13,7 @@ from rsmif_core.config.environment import read_environment, require_deterministi
 from rsmif_core.config.schema import DatasetSection, EvalSection, RunConfig, RuntimeSection
 from rsmif_core.errors import RsmifError, UsageError
 from rsmif_core.evaluation.scoring import MetricSet
+from rsmif_core.ops.mtf import ms_gains
 from rsmif_core.plugins.factory import create_dataset, create_loss, create_model
 from rsmif_core.plugins.manager import registry
 
@@ -57,12 +58,33 @@ def build_loss(cfg: RunConfig) -> Any:
 
 
 def build_metrics(names: list[str], options: EvalSection, runtime: RuntimeSection, dataset: Any, key: str) -> MetricSet:
-    """The named metrics for ``dataset`` (the reference-free ones only when it has no reference)."""
+    """The named metrics for ``dataset`` (the reference-free ones only when it has no reference). Indices that
+    filter with the sensor's MTF take the data's own gains or sensor unless ``eval.sensor`` overrides them;
+    gains that do not fit the data's band count are an error here, before any work."""
+    if any(getattr(registry().get("metrics", n).factory, "uses_sensor", False) for n in names):
+        check_mtf_gains(options.sensor, dataset, key)
     has_reference = bool(getattr(dataset, "has_reference", True))
     try:
         return MetricSet(names, options, str(getattr(dataset, "sensor", "none")), has_reference, runtime.metric_kernels)
     except RsmifError as exc:
         raise UsageError(f"{key}: {exc.message}") from None
+
+
+def check_mtf_gains(override: str | None, dataset: Any, key: str) -> None:
+    bands = int(dataset.spectral_bands)
+    gains = getattr(dataset, "mtf_gains", None)
+    if override is None and gains is not None:
+        if len(gains) != bands:
+            raise UsageError(f"{key}: the data records {len(gains)} MTF gains for {bands} bands")
+        return
+    sensor = override if override is not None else str(getattr(dataset, "sensor", "none"))
+    try:
+        ms_gains(sensor, bands)
+    except ValueError as exc:
+        where = "eval.sensor" if override is not None else f"{key}: the data's sensor"
+        fix = ("remove eval.sensor to use the data's own sensor or gains" if override is not None
+               else "set eval.sensor to a sensor whose MTF table fits, or to 'none' for the generic gains")
+        raise UsageError(f"{where} {sensor!r}: {exc}; {fix}") from None
 
 
 def needs_reference(metric: str) -> bool:
