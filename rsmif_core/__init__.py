@@ -28,6 +28,7 @@ _PUBLIC: dict[str, str] = {
     "FusionOutput": "rsmif_core.types",
     "LossOutput": "rsmif_core.types",
     "collate": "rsmif_core.types",
+    "lazy_attributes": "rsmif_core.lazy",
     # plugins and registry
     "hookimpl": "rsmif_core.plugins.hookspecs",
     "Register": "rsmif_core.plugins.hookspecs",
@@ -109,6 +110,7 @@ __all__ = [
     "imresize",
     "interp23tap",
     "interp23tap_general",
+    "lazy_attributes",
     "local_window_attention",
     "lp_filter_gauss",
     "ms_gains",
@@ -137,6 +139,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from rsmif_core.errors import RsmifError, RunFailure, UsageError
+    from rsmif_core.lazy import lazy_attributes
     from rsmif_core.ops.attention import (
         dynamic_conv2d,
         dynamic_conv3x3_per_pixel,

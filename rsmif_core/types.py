@@ -16,8 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from rsmif_core.errors import UsageError
+from rsmif_core.tasks import TASKS
 
-TASKS: tuple[str, ...] = ("pansharpening", "hyperspectral", "sar-optical", "ms-hs")
+__all__ = ["TASKS", "Batch", "BatchError", "BatchMeta", "FusionDataset", "FusionModel", "FusionOutput", "LossOutput",
+           "collate", "shape_text"]
 
 
 class BatchError(UsageError):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from rsmif_core.config import load_config, to_yaml
-
 
 @click.group("config")
 def config_group() -> None:
@@ -17,4 +15,6 @@ def config_group() -> None:
 @click.argument("overrides", nargs=-1)
 def config_show(path: str, overrides: tuple[str, ...]) -> None:
     """Print the resolved, validated configuration."""
+    from rsmif_core.config import load_config, to_yaml
+
     click.echo(to_yaml(load_config(path, overrides)), nl=False)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from rich.console import Console
-from rich.table import Table
 
 from rsmif_core.errors import UsageError
 from rsmif_core.io import atomic_write
-from rsmif_core.metrics.classes import FULL_RESOLUTION, METRICS, REDUCED_RESOLUTION, mean_std
-from rsmif_core.metrics.files import ScoreFiles, read_score_files, score_images
-from rsmif_core.ops.mtf import SENSORS
+
+if TYPE_CHECKING:
+    import torch
+
+    from rsmif_core.metrics.files import ScoreFiles
 
 DEFAULT_RR = ("q2n", "q_index", "sam", "ergas", "scc", "psnr", "ssim", "rmse", "cc", "rase")
 DEFAULT_FR = ("d_lambda_k", "d_s", "hqnr", "d_lambda", "qnr")
@@ -58,6 +57,8 @@ def _ratio(files: ScoreFiles, notes: list[str], needed: bool) -> int:
 
 
 def _resolve_metrics(spec: str | None, full: bool) -> list[str]:
+    from rsmif_core.metrics.classes import FULL_RESOLUTION, METRICS, REDUCED_RESOLUTION
+
     if spec is None:
         return list(DEFAULT_FR if full else DEFAULT_RR)
     names = [s.strip() for s in spec.split(",") if s.strip()]
@@ -81,7 +82,9 @@ def _fmt(v: float) -> str:
 @click.option("--pan", default=None, help="PAN file or directory: full-resolution indices (with --ms).")
 @click.option("--ms", default=None, help="Low-resolution MS file or directory (full resolution).")
 @click.option("--lms", default=None, help="MS upsampled to the PAN grid; default: 23-tap interpolation of --ms.")
-@click.option("--sensor", default=None, help=f"Sensor for the MTF filters of D_lambda^K / HQNR ({', '.join(SENSORS)}).")
+@click.option("--sensor", default=None,
+              help="Sensor for the MTF filters of D_lambda^K / HQNR, e.g. wv3, wv2, qb, ikonos, geoeye1, gf2, none "
+                   "[default: what the files record].")
 @click.option("--ratio", type=int, default=None,
               help="PAN/MS scale ratio [default: what the files record, else PAN size / MS size].")
 @click.option("--max-value", type=float, default=None,
@@ -103,6 +106,9 @@ def score(fused: str, reference: str | None, pan: str | None, ms: str | None, lm
 
     Images of two folders are paired by file name. The scale, sensor and ratio come from the options, else
     from what the files record (RSMIF's own outputs and `rsmif data simulate` files record them)."""
+    from rsmif_core.metrics.files import read_score_files, score_images
+    from rsmif_core.ops.mtf import SENSORS
+
     full = reference is None
     if full and (pan is None or ms is None):
         raise UsageError("give --reference for reduced-resolution indices, or --pan and --ms for full-resolution ones")
@@ -130,6 +136,12 @@ def score(fused: str, reference: str | None, pan: str | None, ms: str | None, lm
 
 def _report(ids: list[str], values: dict[str, torch.Tensor], csv_path: str | None, notes: list[str], mode: str,
             protocol: str, per_image: bool) -> None:
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from rsmif_core.metrics.classes import METRICS, mean_std
+
     console = Console(soft_wrap=True)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

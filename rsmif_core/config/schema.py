@@ -34,7 +34,7 @@ class DatasetSection(Section):
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
     batch_size: PositiveInt = 8
-    num_workers: NonNegativeInt = 0
+    num_workers: NonNegativeInt | None = None  # DataLoader processes; None: what the machine has (run.build)
     shuffle: bool | None = None  # default: True for train, False otherwise
 
 

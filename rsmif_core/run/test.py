@@ -17,7 +17,14 @@ from rsmif_core.evaluation.export import Dtype, image_exporter
 from rsmif_core.evaluation.report import summary_table, write_csv
 from rsmif_core.evaluation.runner import EvalResult, collate_with_extras, evaluate, summarize
 from rsmif_core.io import describe_os_error, write_json
-from rsmif_core.run.build import apply_runtime, build_dataset, build_metrics, build_model, make_accelerator
+from rsmif_core.run.build import (
+    apply_runtime,
+    build_dataset,
+    build_metrics,
+    build_model,
+    loader_workers,
+    make_accelerator,
+)
 from rsmif_core.run.weights import load_into, resolve_weights
 
 Kind = Literal["rr", "fr"]
@@ -129,7 +136,7 @@ def run_test(
     if accelerator is None:
         apply_runtime(cfg.runtime)
         accelerator = make_accelerator(cfg)
-    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers,
+    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=loader_workers(section, key),
                         collate_fn=collate_with_extras)
     model, loader = accelerator.prepare(model, loader)
     stage = out / STAGING  # everything is written here first; an earlier test stays until the new one is done

@@ -24,6 +24,7 @@ from rsmif_core.run.build import (
     build_loss,
     build_metrics,
     build_model,
+    loader_workers,
     make_accelerator,
     maybe_compile,
     needs_reference,
@@ -138,9 +139,13 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     loss_fn = build_loss(cfg)
     sampler = EpochSeededSampler(len(train_ds), t.seed, shuffle=train_section.shuffle is not False)
     loader_generator = torch.Generator().manual_seed(t.seed)
-    train_dl = DataLoader(train_ds, batch_size=train_section.batch_size, sampler=sampler,
-                          num_workers=train_section.num_workers, collate_fn=collate, generator=loader_generator,
-                          pin_memory=accelerator.device.type == "cuda", persistent_workers=train_section.num_workers > 0)
+    workers = loader_workers(train_section, "data.train", console if accelerator.is_main_process else None)
+    if len(train_ds) < train_section.batch_size and accelerator.is_main_process:
+        console.print(f"note: data.train holds {len(train_ds)} items, fewer than its batch_size "
+                      f"{train_section.batch_size}: every epoch is one batch of {len(train_ds)}", highlight=False)
+    train_dl = DataLoader(train_ds, batch_size=train_section.batch_size, sampler=sampler, num_workers=workers,
+                          collate_fn=collate, generator=loader_generator, pin_memory=accelerator.device.type == "cuda",
+                          persistent_workers=workers > 0)
     try:
         optimizer = build_optimizer(cfg.optim, model.parameters())
     except ValueError as exc:
@@ -148,8 +153,8 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     model = maybe_compile(model, cfg.runtime, console, accelerator.device.type)
     val_dl = None
     if val_ds is not None and cfg.data.val is not None:
-        val_dl = DataLoader(val_ds, batch_size=cfg.data.val.batch_size, shuffle=False,
-                            num_workers=cfg.data.val.num_workers, collate_fn=collate)
+        val_dl = DataLoader(val_ds, batch_size=cfg.data.val.batch_size, shuffle=False, collate_fn=collate,
+                            num_workers=loader_workers(cfg.data.val, "data.val"))
         model, optimizer, train_dl, val_dl = accelerator.prepare(model, optimizer, train_dl, val_dl)
     else:
         model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)

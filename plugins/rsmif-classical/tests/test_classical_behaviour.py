@@ -97,9 +97,13 @@ def test_clear_errors(toolbox_scene: Loader) -> None:
         BDSD(4, 1, 4, block_size=16)(batch)
     with pytest.raises(rsmif_core.UnknownSensorError, match="known sensors"):
         MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, sensor="landsat9")))
-    # WV2 has 8 gains: a 4-band product must say which (the fixture records them in mtf_gains)
+    # WV2 has 8 gains; a 4-band product without recorded gains takes those of blue, green, red and NIR1
+    recorded = MTFGLP(4, 1, 4)(batch).fused
+    from_sensor = MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, mtf_gains=None))).fused
+    torch.testing.assert_close(from_sensor, recorded, rtol=0, atol=0)  # the fixture's gains are those four
     with pytest.raises(ValueError, match="8 bands"):
-        MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, mtf_gains=None)))
+        MTFGLP(5, 1, 4)(replace(batch, ms=batch.ms[:, :1].repeat(1, 5, 1, 1), lms=batch.lms[:, :1].repeat(1, 5, 1, 1),
+                                gt=None, meta=replace(batch.meta, mtf_gains=None)))
     flat = replace(batch, meta=replace(batch.meta, max_value=1.0))
     with pytest.raises(ValueError, match="DN scale"):
         FEHPM(4, 1, 4)(rsmif_core.Batch(pan=flat.pan, ms=flat.ms, lms=flat.lms, meta=flat.meta))
