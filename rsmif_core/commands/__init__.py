@@ -10,6 +10,7 @@ from typing import Any
 
 
 def builtin_commands() -> list[Any]:
+    from rsmif_core.commands.adapt import adapt_cmd
     from rsmif_core.commands.config import config_group
     from rsmif_core.commands.data import data_group
     from rsmif_core.commands.info import list_cmd, plugins_cmd
@@ -18,4 +19,4 @@ def builtin_commands() -> list[Any]:
     from rsmif_core.commands.score import score
     from rsmif_core.commands.weights import convert_weights
 
-    return [plugins_cmd, list_cmd, config_group, run_cmd, test_cmd, data_group, score, convert_weights, new_group]
+    return [plugins_cmd, list_cmd, config_group, run_cmd, test_cmd, adapt_cmd, data_group, score, convert_weights, new_group]

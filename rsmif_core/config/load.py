@@ -309,7 +309,14 @@ def load_config(
     """
     path = resolve_config(path)
     source = str(path) + (" (with command-line overrides)" if overrides else "")
-    tree = _apply_overrides(source, _read_yaml(path), overrides)
+    return config_from_tree(_read_yaml(path), source, overrides, check_registry, check_paths)
+
+
+def config_from_tree(tree: dict[str, Any], source: str, overrides: Sequence[str] = (), check_registry: bool = True,
+                     check_paths: bool = True) -> RunConfig:
+    """A run configuration from a plain tree (what a command assembles) with ``overrides``, checked as a file is;
+    ``source`` names it in messages."""
+    tree = _apply_overrides(source, tree, overrides)
     try:
         cfg = RunConfig.model_validate(tree)
     except ValidationError as exc:

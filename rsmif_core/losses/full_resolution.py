@@ -43,6 +43,19 @@ LAMBDA_PNN_WEIGHTS: Mapping[str, tuple[float, float, float]] = {
     "WV3": (0.05, 1.25, 5.0), "WV2": (0.05, 1.0, 6.0), "GeoEye1": (0.075, 1.5, 7.0),
 }
 
+# the papers' target-adaptation recipes: Adam's learning rate per sensor, its weight decay, the iterations
+ADAPTATION_LR: Mapping[str, Mapping[str, float]] = {
+    "lambda_pnn": {"WV3": 4e-5, "WV2": 3.5e-5, "GeoEye1": 5e-5},
+    "zpnn": {"WV3": 1e-5, "WV2": 1e-5, "GeoEye1": 5e-5},
+}
+ADAPTATION_WEIGHT_DECAY: Mapping[str, float] = {"lambda_pnn": 1e-4, "zpnn": 0.0}
+ADAPTATION_STEPS = 100
+
+
+def adaptation_learning_rate(loss: str, sensor: str, bands: int) -> float:
+    """The paper's target-adaptation learning rate of ``loss`` (``zpnn`` or ``lambda_pnn``) for the data."""
+    return ADAPTATION_LR[loss][_paper_sensor(sensor, bands)]
+
 
 def _paper_sensor(sensor: str, bands: int) -> str:
     """The sensor whose published weights apply: the data's when the papers tuned for it, else by band count."""
@@ -103,6 +116,8 @@ class ZPNNLoss(nn.Module):
     the structural term (``beta=None``: the paper's for the data's sensor, 0.36 for WorldView, 0.25 for
     GeoEye-1)."""
 
+    needs_reference = False  # validation reports it on data without reference
+
     def __init__(self, beta: float | None = None) -> None:
         super().__init__()
         if beta is not None and beta < 0:
@@ -127,6 +142,8 @@ def _q2n_block(h: int, w: int) -> int:
 class LambdaPNNLoss(nn.Module):
     """λ-PNN's loss: ``alpha·ERGAS(degraded, ms) + beta·(1 − Q2n(degraded, ms)) + gamma·structural``
     (``None`` weights: the paper's for the data's sensor)."""
+
+    needs_reference = False  # validation reports it on data without reference
 
     def __init__(self, alpha: float | None = None, beta: float | None = None, gamma: float | None = None) -> None:
         super().__init__()
