@@ -144,3 +144,33 @@ def test_bad_input_is_named_before_any_work(scene: tuple[Path, Path], tmp_path: 
     code, text = run(adapt_args("pnn", scene, out, "--steps", "1"))
     assert code == 2 and "already holds a run" in text and "--overwrite" in text
     assert fingerprint(out) == before
+
+
+def test_rsmif_run_trains_at_full_resolution_from_a_simulated_folder(shared: Path, tmp_path: Path) -> None:
+    """Item 2 of the issue: a ``data simulate`` folder feeds training without reference, at the original scale."""
+    from rsmif_core.data.manifest import split_file_names
+    from rsmif_core.data.rasters import read_raster
+    from rsmif_core.data.simulation import SimulationOptions, simulate
+
+    pan, ms = wv2_geotiff_pair(shared, tmp_path / "scene", nodata_columns=None)
+    folder = tmp_path / "sim"
+    simulate([(read_raster(pan), read_raster(ms))], folder, SimulationOptions(sensor="WV2"))
+    patches = {"folder": str(folder), "patch_size": 64, "patches": 4}
+    config = tmp_path / "fr.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"name": "pnn"},
+        "data": {"train": {"name": "scene_patches", "args": {**patches, "split": "train"}, "batch_size": 4},
+                 "val": {"name": "scene_patches", "args": {**patches, "split": "valid"}, "batch_size": 4},
+                 "test_fr": {"name": "pancollection", "args": {"path": str(folder / split_file_names("wv2")["test_fr"])},
+                             "batch_size": 1}},
+        "loss": {"name": "lambda_pnn"},
+        "optim": {"name": "adam", "lr": 1e-4},
+        "trainer": {"max_steps": 2, "output_dir": str(tmp_path / "run"), "val_every": 2, "progress": False,
+                    "log_images": False, "best_metric": "hqnr"},
+    }))
+    code, text = run(["run", str(config)])
+    assert code == 0, text
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert summary["best_metric"] == "hqnr" and 0 < summary["best_value"] <= 1
+    assert {"d_lambda_k", "d_s", "hqnr", "loss"} <= set(summary["validation"][-1])
+    assert "test_fr" in summary and "hqnr" in json.dumps(summary["test_fr"])

@@ -292,9 +292,11 @@ def registry_problems(cfg: RunConfig, check_paths: bool = True) -> list[Problem]
         for i, metric in enumerate(getattr(cfg.eval, group)):
             check.name(f"eval.{group}[{i}]", "metrics", metric)
     best = cfg.trainer.best_metric
-    if best is not None and best != "loss" and best not in cfg.eval.val_metrics:
-        check.problems.append(Problem("trainer.best_metric", best,
-                                      f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)}"))
+    # validation data without reference is scored with eval.fr_metrics (unless val_metrics is set)
+    if best is not None and best != "loss" and best not in cfg.eval.val_metrics + cfg.eval.fr_metrics:
+        check.problems.append(Problem(
+            "trainer.best_metric", best, f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)} "
+            f"(validation data without reference: eval.fr_metrics: {', '.join(cfg.eval.fr_metrics)})"))
     return check.problems
 
 
