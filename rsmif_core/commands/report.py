@@ -35,7 +35,7 @@ def _print_table(table: ComparisonTable) -> None:
     shown = Table(title=table.title)
     shown.add_column("method")
     for metric in table.metrics:
-        shown.add_column(table.label(metric), justify="right")
+        shown.add_column(table.label(metric), justify="right", no_wrap=True)
     for method in table.methods:
         cells = []
         for metric in table.metrics:
@@ -66,8 +66,10 @@ def _print_table(table: ComparisonTable) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a report already in --out.")
 def report_cmd(folders: tuple[str, ...], out: str, bands: str | None, crop: str | None, zoom: str | None,
                images: tuple[str, ...], figures: bool, digits: int, overwrite: bool) -> None:
-    """Compare the methods of FOLDERS (written by `rsmif test`, or run folders holding test_rr/test_fr) and
-    write into --out what a paper needs, for each test set:
+    """Tables, plots and a visual comparison of methods for a paper, from `rsmif test` FOLDERS.
+
+    FOLDERS are folders written by `rsmif test`, or run folders holding test_rr/test_fr. For each test set,
+    --out gets:
 
     \b
       table_<rr|fr>.md/.csv/.tex   mean ± std per method and metric; best bold, second underlined, ↑/↓

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 Square = tuple[int, int, int]  # top row, left column, side
 DEFAULT_CROP = 256
 INSET = 0.4  # the inset's side as a share of the panel's
+COLUMNS = 5  # panels per row: a figure stays within a page's width
 
 
 @dataclass(frozen=True)
@@ -171,26 +172,39 @@ def _show(ax: Axes, image: Tensor, zoom: Square, side: int, **style: object) -> 
 
 
 def _draw(panels: list[Panel], zoom: Square, side: int, title: str, error_top: float | None) -> Figure:
+    """Panels in rows of at most ``COLUMNS``; with errors, each row of images has its row of error maps below."""
+    import math
+
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    rows = 2 if error_top is not None else 1
-    figure = new_figure(2.2 * len(panels) + (0.8 if rows == 2 else 0), 2.3 * rows + 0.5)
-    axes = figure.subplots(rows, len(panels), squeeze=False)
-    for column, panel in enumerate(panels):
-        _show(axes[0, column], panel.image, zoom, side)
-        axes[0, column].set_title(panel.title, fontsize=9)
-        if rows == 2:
-            if panel.error is None:
-                axes[1, column].set_visible(False)
+    columns = min(len(panels), COLUMNS)
+    bands = math.ceil(len(panels) / columns)
+    per_band = 2 if error_top is not None else 1
+    figure = new_figure(2.2 * columns + (0.8 if error_top is not None else 0), 2.3 * bands * per_band + 0.5)
+    axes = figure.subplots(bands * per_band, columns, squeeze=False)
+    error_axes = []
+    for index in range(bands * columns):
+        band, column = divmod(index, columns)
+        image_ax = axes[band * per_band, column]
+        error_ax = axes[band * per_band + 1, column] if error_top is not None else None
+        panel = panels[index] if index < len(panels) else None
+        if panel is None:
+            image_ax.set_visible(False)
+        else:
+            _show(image_ax, panel.image, zoom, side)
+            image_ax.set_title(panel.title, fontsize=9)
+        if error_ax is not None:
+            if panel is None or panel.error is None:
+                error_ax.set_visible(False)
             else:
-                _show(axes[1, column], panel.error, zoom, side, cmap="inferno", vmin=0.0, vmax=1.0)
+                _show(error_ax, panel.error, zoom, side, cmap="inferno", vmin=0.0, vmax=1.0)
+                error_axes.append(error_ax)
     axes[0, 0].set_ylabel("true colour", fontsize=9)
-    if rows == 2 and error_top is not None:
-        first = next(c for c, p in enumerate(panels) if p.error is not None)
-        axes[1, first].set_ylabel("|error| (mean over bands)", fontsize=9)
-        bar = figure.colorbar(ScalarMappable(Normalize(0.0, error_top), "inferno"), ax=list(axes[1, first:]),
-                              shrink=0.9, fraction=0.05)
-        bar.set_label("digital numbers", fontsize=8)
+    if error_top is not None and error_axes:
+        error_axes[0].set_ylabel("|error| (mean over bands)", fontsize=9)
+        bar = figure.colorbar(ScalarMappable(Normalize(0.0, error_top), "inferno"), ax=list(axes.flat), shrink=0.6,
+                              fraction=0.03)
+        bar.set_label("|error|, digital numbers", fontsize=8)
     figure.suptitle(title, fontsize=9)
     return figure
