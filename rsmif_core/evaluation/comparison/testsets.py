@@ -3,10 +3,10 @@
 Folders of one kind (rr or fr) must come from one test set: the same dataset name, arguments, image ids,
 sensor, ratio and scale. Reduced- and full-resolution folders are two test sets, so two tables.
 
-A method is named by its model (``per_image.json``'s ``model``). Where folders hold different versions of one
-model, the arguments that differ between them are added (``pnn (width=64)``); where even those agree (two
+A method is named by its model (``per_image.json``'s ``model``). Where one resolution has several folders of
+one model, the arguments that differ between them are added (``pnn (width=64)``); where even those agree (two
 trainings of one configuration), the folder's name is (``pnn (run_a)``; a default ``<run>/test_rr`` folder
-gives the run's name). The rr and fr tests of one run keep one name.
+gives the run's name, so a run's rr and fr tests keep one name); where that agrees too, the folder's path.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _difference(key: str, first: Any, second: Any) -> str:
         a, b = [str(i) for i in first], [str(i) for i in second]
         if len(a) != len(b):
             return f"{len(a)} images in the first, {len(b)} in the second"
-        i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), 0)
         return f"image {i + 1} is {a[i]!r} in the first and {b[i]!r} in the second"
     return f"{key} is {first!r} in the first and {second!r} in the second"
 
@@ -130,7 +130,7 @@ def group_test_sets(folders: list[ScoredFolder]) -> list[TestSet]:
         counts: dict[str, int] = {}
         for name, _ in members:
             counts[name] = counts.get(name, 0) + 1
-        # the same model, arguments, weights and folder name: only the paths tell the folders apart
+        # the same model, arguments and folder name: only the paths tell the folders apart
         methods = [Method(f"{name} [{folder.path}]" if counts[name] > 1 else name, folder) for name, folder in members]
         sets.append(TestSet(kind, first.dataset, methods))
     return sets
