@@ -48,7 +48,7 @@ def test_wrong_band_counts_are_named() -> None:
         ({"mdi_iterations": 0}, "iterations"),
         ({"channels": 0}, "channels"),
         ({"lowpass_size": 2}, "lowpass_size"),
-        ({"chanels": 16}, "unknown hyper-parameters"),
+        ({"chanels": 16}, "unexpected keyword argument 'chanels'"),
     ],
 )
 def test_bad_hyper_parameters(hyper: dict[str, int], message: str) -> None:

@@ -15,8 +15,6 @@ odd sizes are padded inside FD2R (see :mod:`rsmif_cf2n.fd2r`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from rsmif_cf2n.blocks import LEAKY_SLOPE, RB, conv
@@ -52,7 +50,6 @@ class CF2N(FusionModel):
         mdi_iterations: int = 1,
         awf_reduction: int = 4,
         lowpass_size: int = 3,
-        **hyper: Any,
     ) -> None:
         super().__init__(
             spectral_bands,
@@ -64,10 +61,7 @@ class CF2N(FusionModel):
             mdi_iterations=mdi_iterations,
             awf_reduction=awf_reduction,
             lowpass_size=lowpass_size,
-            **hyper,
         )
-        if hyper:
-            raise TypeError(f"CF2N: unknown hyper-parameters {sorted(hyper)}")
         for name, value in (("channels", channels), ("stages", stages), ("awf_reduction", awf_reduction)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"CF2N: {name} must be a positive integer, found {value!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core.types import Batch, FusionOutput, LossOutput
+from rsmif_core import Batch, FusionOutput, LossOutput
 
 PYRAMID_KEYS = ("out1", "out2", "ms_u4")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from rsmif_core.types import Batch, FusionModel, FusionOutput
+from rsmif_core import Batch, FusionModel, FusionOutput
 from rsmif_mmapp.blocks import AFM, PS, FACResBlock, MSBranch, PanBranch, authors_init
 
 MIN_LEVEL1_SIZE = 4  # ACmix reflection-pads its 7×7 windows by 3, which needs at least 4 pixels
@@ -51,7 +51,6 @@ class MMAPP(FusionModel):
         features: int = 32,
         side_bands: int | None = None,
         steps: tuple[int, int] | list[int] | None = None,
-        **hyper: Any,
     ) -> None:
         side = spectral_bands if side_bands is None else int(side_bands)
         up1, up2 = pyramid_steps(ratio) if steps is None else (int(steps[0]), int(steps[1]))
@@ -59,7 +58,7 @@ class MMAPP(FusionModel):
             raise ValueError(f"MMAPP: steps {steps!r} must be two positive integers whose product is the ratio {ratio}")
         if features < 1 or side < 1:
             raise ValueError(f"MMAPP: features ({features}) and side_bands ({side}) must be positive")
-        super().__init__(spectral_bands, guide_bands, ratio, features=features, side_bands=side_bands, steps=steps, **hyper)
+        super().__init__(spectral_bands, guide_bands, ratio, features=features, side_bands=side_bands, steps=steps)
         self.steps = (up1, up2)
         wide = features + 2 * side
         self.head_conv = AFM(spectral_bands + side, features)

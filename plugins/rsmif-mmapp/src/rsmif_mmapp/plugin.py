@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rsmif_core import hookimpl
-from rsmif_core.plugins.hookspecs import Register
-from rsmif_core.types import TASKS
+from rsmif_core import TASKS, Register, hookimpl
 from rsmif_mmapp.loss import mmapp_multiscale
 from rsmif_mmapp.model import MMAPP
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rsmif_core import TASKS, hookimpl
-from rsmif_core.plugins.hookspecs import Register
+from rsmif_core import TASKS, Register, hookimpl
 from rsmif_ramsf.model import RAMSF
 
 

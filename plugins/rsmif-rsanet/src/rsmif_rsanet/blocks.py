@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core.ops.attention import dynamic_conv2d, local_window_attention, position_grid
+from rsmif_core import dynamic_conv2d, local_window_attention, position_grid
 
 
 class SA(nn.Module):

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rsmif_core.types import Batch, FusionModel, FusionOutput
+from rsmif_core import Batch, FusionModel, FusionOutput
 from rsmif_rsanet.blocks import RSAM, RSARB
 
 
@@ -42,14 +42,10 @@ class RSANet(FusionModel):
         heads: int = 3,
         recursions: int = 4,
         attention_impl: str = "auto",
-        **hyper: Any,
     ) -> None:
         super().__init__(spectral_bands, guide_bands, ratio, features=features, blocks=blocks, kernel_att=kernel_att,
                          kernel_conv=kernel_conv, heads=heads, recursions=recursions,
-                         attention_impl=attention_impl, **hyper)
-        if hyper:
-            raise TypeError(f"RSANet: unknown hyper-parameters {sorted(hyper)}; expected features, blocks, "
-                            "kernel_att, kernel_conv, heads, recursions, attention_impl")
+                         attention_impl=attention_impl)
         if blocks < 0:
             raise ValueError(f"RSANet: blocks must be >= 0, found {blocks}")
         opts: dict[str, Any] = dict(kernel_att=kernel_att, kernel_conv=kernel_conv, heads=heads, recursions=recursions,
