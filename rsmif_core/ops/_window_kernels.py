@@ -1,21 +1,26 @@
-"""CPU kernels (numba) of the local-window attention: one pass per query row, softmax fused.
+"""CPU kernels (numba) of the local-window attention: one pass per block of query rows, softmax fused.
 
 With a head width of 3 channels (RSANet, MMAPP) a window of 49 logits costs 147 multiply-adds per pixel:
 the work is elementwise, and batched torch ops spend their time streaming the 49-plane logit and
-probability maps through memory several times and launching one op per window offset. Here each query
-row computes its 49 logit rows, their softmax and its output row while all of it sits in the L1 cache.
-When a backward pass will follow, the normalised probabilities are written out once (the only 49-plane
-map) so that backward does not recompute logits and exponentials.
+probability maps through memory several times and launching one op per window offset. Here a block of
+query rows computes its 49 logit rows, their softmax and its output rows while all of it sits in the
+cache; backward recomputes the probabilities from the saved log-sum-exp (FlashAttention's recipe)
+instead of keeping 49 planes per layer.
 
-Every inner loop runs along image columns (contiguous, vectorised); the 3-channel heads of RSANet and
-MMAPP get loops that read all three channels in one pass. Each output value is written by one task in a
-fixed order, so results do not depend on the thread count. float32 uses a polynomial ``exp`` that
-vectorises (Cephes' ``expf``: range reduction by ln 2, degree-6 polynomial, the power of two built in
-the exponent bits; within 2 ulp of the exact value); float64 calls ``math.exp``.
+Long vector loops: q is laid out with the row pitch of the padded keys (``w + 2p``: the zero columns
+beyond ``w`` are computed and ignored), so key (y + dy, x + dx) of query (y, x) sits at a constant offset
+``dy·pitch + dx`` from the query in memory, and every window offset of a whole block of rows is one
+contiguous loop. The zero columns of the output gradient keep the ignored columns out of the gradients.
 
-Arrays are C-contiguous: ``q`` n×d×h×w (already scaled), ``k_pad`` / ``v_pad`` n×d×(h+2p)×(w+2p) with
-p = kernel // 2, ``probs`` n×h×kernel²×w. The kernels release the GIL; :func:`run_in_parts` runs them on
-parts of the rows (forward) or of the images (backward, which scatters into the padded gradients).
+Each output value is written by one task in a fixed order, so results do not depend on the thread count.
+float32 uses a polynomial ``exp`` that vectorises (Cephes' ``expf``: range reduction by ln 2, degree-6
+polynomial, the power of two built in the exponent bits; within 2 ulp of the exact value); float64 calls
+``math.exp``.
+
+Arrays are C-contiguous, p = kernel // 2: ``q`` n×d×h×(w+2p) (scaled, zero in the last 2p columns),
+``k_pad`` / ``v_pad`` n×d×(h+2p)×(w+2p), ``out`` n×d×h×w, ``lse`` n×h×(w+2p). The kernels release the GIL;
+:func:`run_in_parts` runs them on parts of the row blocks (forward) or of the images (backward, which adds
+into the padded key / value gradients).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ _LOG2E = np.float32(1.4426950408889634)
 _LN2_HI = np.float32(0.693359375)
 _LN2_LO = np.float32(-2.12194440e-4)
 _EXP_FLOOR = np.float32(-87.0)  # exp(-87) ≈ 1.6e-38: still a normal float32
+BLOCK_VALUES = 512  # query pixels (with the ignored columns) per block of rows: a few hundred per vector loop
 
 
 def _kernel(func: Callable[..., Any]) -> Any:
@@ -46,16 +52,21 @@ def _kernel(func: Callable[..., Any]) -> Any:
         return njit(nogil=True, fastmath={"contract"})(func)
 
 
+def block_rows(pitch: int) -> int:
+    """Rows per block for rows of ``pitch`` values."""
+    return max(1, -(-BLOCK_VALUES // pitch))
+
+
 @njit(inline="always")
 def _exp_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: bool) -> None:
     """``row = exp(row - shift)`` in place; ``row - shift`` ≤ 0 expected. ``bits``: int32 scratch of the row's length."""
-    w = row.shape[0]
+    n = row.shape[0]
     if exact:
-        for x in range(w):
-            row[x] = math.exp(row[x] - shift[x])
+        for j in range(n):
+            row[j] = math.exp(row[j] - shift[j])
         return
-    for x in range(w):
-        v = row[x] - shift[x]
+    for j in range(n):
+        v = row[j] - shift[j]
         v = _EXP_FLOOR if v < _EXP_FLOOR else v  # NaN fails the test and propagates
         k = np.floor(v * _LOG2E + np.float32(0.5))
         r = v - k * _LN2_HI - k * _LN2_LO
@@ -65,129 +76,216 @@ def _exp_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: bo
         p = p * r + np.float32(4.1665795894e-2)
         p = p * r + np.float32(1.6666665459e-1)
         p = p * r + np.float32(5.0000001201e-1)
-        row[x] = p * r * r + r + np.float32(1.0)
-        bits[x] = (np.int32(k) + np.int32(127)) << np.int32(23)
+        row[j] = p * r * r + r + np.float32(1.0)
+        bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
     scale = bits.view(np.float32)  # 2**k
-    for x in range(w):
-        row[x] *= scale[x]
+    for j in range(n):
+        row[j] *= scale[j]
 
 
 @njit(inline="always")
-def _window_dots(a: np.ndarray, b_pad: np.ndarray, i: int, y: int, kernel: int, out: np.ndarray) -> None:
-    """``out[t] = Σ_c a[i, c, y] · b_pad[i, c, y + dy, dx : dx + w]`` for every window offset t = (dy, dx):
-    the logits (a = q, b = k) or the probabilities' gradient (a = output gradient, b = v)."""
-    d, w = a.shape[1], a.shape[3]
+def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: int, out: np.ndarray) -> None:
+    """``out[t, j] = Σ_c a[c, start + j] · b[c, start + j + dy·pitch + dx]`` for every window offset t = (dy, dx):
+    the logits (a = q, b = padded k) or the probabilities' gradient (a = output gradient, b = padded v).
+    ``a`` and ``b`` are d×(rows·pitch) planes of one image."""
+    d = a.shape[0]
+    n = out.shape[1]
     for t in range(kernel * kernel):
         dy = t // kernel
-        dx = t - dy * kernel
+        shift = start + dy * pitch + t - dy * kernel
         row = out[t]
         if d == 3:
-            a0, a1, a2 = a[i, 0, y], a[i, 1, y], a[i, 2, y]
-            b0 = b_pad[i, 0, y + dy, dx : dx + w]
-            b1 = b_pad[i, 1, y + dy, dx : dx + w]
-            b2 = b_pad[i, 2, y + dy, dx : dx + w]
-            for x in range(w):
-                row[x] = a0[x] * b0[x] + a1[x] * b1[x] + a2[x] * b2[x]
+            a0, a1, a2 = a[0, start : start + n], a[1, start : start + n], a[2, start : start + n]
+            b0, b1, b2 = b[0, shift : shift + n], b[1, shift : shift + n], b[2, shift : shift + n]
+            for j in range(n):
+                row[j] = a0[j] * b0[j] + a1[j] * b1[j] + a2[j] * b2[j]
             continue
-        ar = a[i, 0, y]
-        br = b_pad[i, 0, y + dy, dx : dx + w]
-        for x in range(w):
-            row[x] = ar[x] * br[x]
+        ac = a[0, start : start + n]
+        bc = b[0, shift : shift + n]
+        for j in range(n):
+            row[j] = ac[j] * bc[j]
         for c in range(1, d):
-            ar = a[i, c, y]
-            br = b_pad[i, c, y + dy, dx : dx + w]
-            for x in range(w):
-                row[x] += ar[x] * br[x]
+            ac = a[c, start : start + n]
+            bc = b[c, shift : shift + n]
+            for j in range(n):
+                row[j] += ac[j] * bc[j]
 
 
 @_kernel
-def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kernel: int, exact: bool, keep: bool,
-                      out: np.ndarray, probs: np.ndarray, r0: int, r1: int) -> None:
-    """Rows ``r0 .. r1`` of the n·h query rows: ``out`` (softmax-weighted window sums of v) and, if ``keep``,
-    the probabilities into ``probs`` (n×h×kernel²×w; not read otherwise)."""
-    d, h, w = q.shape[1], q.shape[2], q.shape[3]
+def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kernel: int, exact: bool,
+                      out: np.ndarray, lse: np.ndarray, part_start: int, part_stop: int) -> None:
+    """Row blocks ``part_start .. part_stop`` (image-major; :func:`block_rows` rows each): ``out`` (softmax-weighted
+    window sums of v) and ``lse`` (log-sum-exp of each pixel's logits)."""
+    n_img, d, h, pitch = q.shape
+    w = out.shape[3]
     taps = kernel * kernel
-    scratch = np.empty((taps, w), q.dtype)
-    peak = np.empty(w, q.dtype)
-    inv = np.empty(w, q.dtype)
-    bits = np.empty(w, np.int32)
-    for r in range(r0, r1):
-        i = r // h
-        y = r - i * h
-        p = probs[i, y] if keep else scratch
-        _window_dots(q, k_pad, i, y, kernel, p)
-        peak[:] = p[0]
+    rows = max(1, -(-BLOCK_VALUES // pitch))
+    blocks = -(-h // rows)
+    most = (rows - 1) * pitch + w
+    probs = np.empty((taps, most), q.dtype)
+    peak = np.empty(most, q.dtype)
+    total = np.empty(most, q.dtype)
+    acc = np.empty((d, most), q.dtype)
+    bits = np.empty(most, np.int32)
+    for item in range(part_start, part_stop):
+        i = item // blocks
+        y0 = (item - i * blocks) * rows
+        y1 = min(y0 + rows, h)
+        start = y0 * pitch
+        n = (y1 - 1 - y0) * pitch + w  # through the last row's last real column
+        qi = q[i].reshape(d, h * pitch)
+        ki = k_pad[i].reshape(d, k_pad.shape[2] * pitch)
+        vi = v_pad[i].reshape(d, v_pad.shape[2] * pitch)
+        p = probs[:, :n]
+        _window_dots(qi, ki, start, pitch, kernel, p)
+        top = peak[:n]
+        top[:] = p[0]
         for t in range(1, taps):
             row = p[t]
-            for x in range(w):
-                peak[x] = row[x] if row[x] > peak[x] else peak[x]
-        inv[:] = 0
+            for j in range(n):
+                top[j] = row[j] if row[j] > top[j] else top[j]
+        s = total[:n]
+        s[:] = 0
         for t in range(taps):
             row = p[t]
-            _exp_shifted(row, peak, bits, exact)
-            for x in range(w):
-                inv[x] += row[x]
-        for x in range(w):
-            inv[x] = 1 / inv[x]
+            _exp_shifted(row, top, bits[:n], exact)
+            for j in range(n):
+                s[j] += row[j]
         for c in range(d):
-            out[i, c, y] = 0
-        for t in range(taps):
-            dy = t // kernel
-            dx = t - dy * kernel
-            row = p[t]
-            for x in range(w):
-                row[x] *= inv[x]
-            for c in range(d):
+            ac = acc[c, :n]
+            ac[:] = 0
+            for t in range(taps):
+                dy = t // kernel
+                shift = start + dy * pitch + t - dy * kernel
+                row = p[t]
+                vc = vi[c, shift : shift + n]
+                for j in range(n):
+                    ac[j] += row[j] * vc[j]
+            for y in range(y0, y1):
                 orow = out[i, c, y]
-                vr = v_pad[i, c, y + dy, dx : dx + w]
+                arow = ac[(y - y0) * pitch : (y - y0) * pitch + w]
+                srow = s[(y - y0) * pitch : (y - y0) * pitch + w]
                 for x in range(w):
-                    orow[x] += row[x] * vr[x]
+                    orow[x] = arow[x] / srow[x]
+        li = lse[i].reshape(h * pitch)[start : start + n]
+        for j in range(n):
+            li[j] = top[j] + math.log(s[j])
 
 
 @_kernel
-def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, probs: np.ndarray, grad_out: np.ndarray,
-                       kernel: int, grad_q: np.ndarray, grad_k: np.ndarray, grad_v: np.ndarray, i0: int, i1: int) -> None:
-    """Gradients for images ``i0 .. i1`` (all their rows: the padded key / value gradients are scattered into,
-    so one task owns each image). With P the saved probabilities and dP = g·vᵀ per window offset:
-    dS = P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k, grad k += dS q, grad v += P g."""
-    d, h, w = q.shape[1], q.shape[2], q.shape[3]
+def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse: np.ndarray, grad_out: np.ndarray,
+                       kernel: int, exact: bool, grad_q: np.ndarray, grad_k: np.ndarray, grad_v: np.ndarray,
+                       part_start: int, part_stop: int) -> None:
+    """Gradients of images ``part_start .. part_stop`` (``grad_out`` and ``grad_q`` with q's layout, zero in the
+    ignored columns; all rows of an image in one task, since its padded key / value gradients are added into).
+    With P = exp(logits − lse) and dP = g·vᵀ per window offset: dS = P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k,
+    grad k += dS q, grad v += P g."""
+    n_img, d, h, pitch = q.shape
+    w = pitch - 2 * (kernel // 2)
     taps = kernel * kernel
-    dprobs = np.empty((taps, w), q.dtype)
-    dsum = np.empty(w, q.dtype)
-    for i in range(i0, i1):
-        grad_k[i] = 0
-        grad_v[i] = 0
-        for y in range(h):
-            p = probs[i, y]
-            _window_dots(grad_out, v_pad, i, y, kernel, dprobs)
-            dsum[:] = 0
+    rows = max(1, -(-BLOCK_VALUES // pitch))
+    most = rows * pitch
+    probs = np.empty((taps, most), q.dtype)
+    dprobs = np.empty((taps, most), q.dtype)
+    dsum = np.empty(most, q.dtype)
+    bits = np.empty(most, np.int32)
+    for i in range(part_start, part_stop):
+        qi = q[i].reshape(d, h * pitch)
+        ki = k_pad[i].reshape(d, k_pad.shape[2] * pitch)
+        vi = v_pad[i].reshape(d, v_pad.shape[2] * pitch)
+        gi = grad_out[i].reshape(d, h * pitch)
+        gqi = grad_q[i].reshape(d, h * pitch)
+        gki = grad_k[i].reshape(d, k_pad.shape[2] * pitch)
+        gvi = grad_v[i].reshape(d, v_pad.shape[2] * pitch)
+        li = lse[i].reshape(h * pitch)
+        gki[:] = 0
+        gvi[:] = 0
+        for y0 in range(0, h, rows):
+            y1 = min(y0 + rows, h)
+            start = y0 * pitch
+            n = (y1 - 1 - y0) * pitch + w  # through the last row's last real column, as in forward
+            p = probs[:, :n]
+            dp = dprobs[:, :n]
+            _window_dots(qi, ki, start, pitch, kernel, p)
+            for t in range(taps):
+                _exp_shifted(p[t], li[start : start + n], bits[:n], exact)
+            _window_dots(gi, vi, start, pitch, kernel, dp)
+            ds = dsum[:n]
+            ds[:] = 0
             for t in range(taps):
                 prow = p[t]
-                drow = dprobs[t]
-                for x in range(w):
-                    dsum[x] += prow[x] * drow[x]
-            for c in range(d):
-                grad_q[i, c, y] = 0
+                drow = dp[t]
+                for j in range(n):
+                    ds[j] += prow[j] * drow[j]
             for t in range(taps):
-                dy = t // kernel
-                dx = t - dy * kernel
                 prow = p[t]
-                drow = dprobs[t]
-                for x in range(w):
-                    drow[x] = prow[x] * (drow[x] - dsum[x])
-                for c in range(d):  # one array written per loop: the vectoriser's overlap checks stay few
-                    gq = grad_q[i, c, y]
-                    kr = k_pad[i, c, y + dy, dx : dx + w]
-                    for x in range(w):
-                        gq[x] += drow[x] * kr[x]
-                    gk = grad_k[i, c, y + dy, dx : dx + w]
-                    qr = q[i, c, y]
-                    for x in range(w):
-                        gk[x] += drow[x] * qr[x]
-                    gv = grad_v[i, c, y + dy, dx : dx + w]
-                    gr = grad_out[i, c, y]
-                    for x in range(w):
-                        gv[x] += prow[x] * gr[x]
+                drow = dp[t]
+                for j in range(n):
+                    drow[j] = prow[j] * (drow[j] - ds[j])
+            for c in range(d):  # one array written per loop: the vectoriser's overlap checks stay few
+                gq = gqi[c, start : start + n]
+                gq[:] = 0
+                qc = qi[c, start : start + n]
+                gc = gi[c, start : start + n]
+                for t in range(taps):
+                    dy = t // kernel
+                    shift = start + dy * pitch + t - dy * kernel
+                    drow = dp[t]
+                    kc = ki[c, shift : shift + n]
+                    for j in range(n):
+                        gq[j] += drow[j] * kc[j]
+                    gk = gki[c, shift : shift + n]
+                    for j in range(n):
+                        gk[j] += drow[j] * qc[j]
+                    gv = gvi[c, shift : shift + n]
+                    prow = p[t]
+                    for j in range(n):
+                        gv[j] += prow[j] * gc[j]
+
+
+# ------------------------------------------------------------------------------ per-pixel dynamic convolution
+
+
+@_kernel
+def dynamic_conv_grad_taps(grad_cols: np.ndarray, x_pad: np.ndarray, s0: int, r0: int, grad_taps: np.ndarray,
+                           part_start: int, part_stop: int) -> None:
+    """``grad_taps[s0 + b, ky, kx, r0 + y] = Σ_n grad_cols[b, n, ky, kx, y] · x_pad[s0 + b, n, r0 + y + ky, kx : kx + W']``
+    for the (sample, row) items ``part_start .. part_stop`` of a piece (samples from ``s0``, output rows from ``r0``):
+    ``grad_cols`` samples×N×k×k×rows×W' is the gradient of the piece's unfolded input, ``grad_taps`` B×k×k×H'×W'."""
+    n, k = grad_cols.shape[1], grad_cols.shape[2]
+    rows, wo = grad_cols.shape[4], grad_cols.shape[5]
+    for item in range(part_start, part_stop):
+        b = item // rows
+        y = item - b * rows
+        for ky in range(k):
+            for kx in range(k):
+                gt = grad_taps[s0 + b, ky, kx, r0 + y]
+                gt[:] = 0
+                for c in range(n):
+                    gc = grad_cols[b, c, ky, kx, y]
+                    xr = x_pad[s0 + b, c, r0 + y + ky, kx : kx + wo]
+                    for x in range(wo):
+                        gt[x] += gc[x] * xr[x]
+
+
+@_kernel
+def dynamic_conv_grad_input(grad_cols: np.ndarray, taps: np.ndarray, s0: int, r0: int, grad_x_pad: np.ndarray,
+                            part_start: int, part_stop: int) -> None:
+    """``grad_x_pad[s0 + b, n, r0 + y + ky, kx : kx + W'] += grad_cols[b, n, ky, kx, y] · taps[s0 + b, ky, kx, r0 + y]``
+    (col2im of taps ⊙ the unfolded input's gradient) for the (sample, channel) items ``part_start .. part_stop``."""
+    n, k = grad_cols.shape[1], grad_cols.shape[2]
+    rows, wo = grad_cols.shape[4], grad_cols.shape[5]
+    for item in range(part_start, part_stop):
+        b = item // n
+        c = item - b * n
+        for y in range(rows):
+            for ky in range(k):
+                for kx in range(k):
+                    gc = grad_cols[b, c, ky, kx, y]
+                    tr = taps[s0 + b, ky, kx, r0 + y]
+                    gx = grad_x_pad[s0 + b, c, r0 + y + ky, kx : kx + wo]
+                    for x in range(wo):
+                        gx[x] += gc[x] * tr[x]
 
 
 # ------------------------------------------------------------------------------------------ parallel parts

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -145,8 +146,7 @@ def local_window_attention(
         dtype = _compute_dtype(qh, k_pad, v_pad)
         work = torch.float64 if dtype == torch.float64 else torch.float32
         with torch.autocast(q.device.type, enabled=False):
-            out = _FusedWindowAttention.apply(qh.to(work), k_pad.to(work), v_pad.to(work), kernel,
-                                              torch.is_grad_enabled()).to(dtype)
+            out = _FusedWindowAttention.apply(qh.to(work), k_pad.to(work), v_pad.to(work), kernel).to(dtype)
     return out.reshape(b, c, h, w)
 
 
@@ -161,38 +161,48 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     return (probs * v_win).sum((2, 3))
 
 
+def _kernels() -> ModuleType:
+    """The numba CPU kernels, imported (and compiled) on first use."""
+    from rsmif_core.ops import _window_kernels
+
+    return _window_kernels
+
+
 class _FusedWindowAttention(torch.autograd.Function):
-    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64). When a backward pass can
-    follow (``training``: grad mode was on outside), the window probabilities are kept for it."""
+    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64): saves q, the padded k, v
+    and the log-sum-exp of every pixel's window; backward recomputes the probabilities from them."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int, training: bool) -> Tensor:
-        from rsmif_core.ops import _window_kernels as kernels  # numba: imported (and compiled) on first use
-
-        q, k_pad, v_pad = (t.detach().contiguous() for t in (q, k_pad, v_pad))
-        n, _, h, w = q.shape
-        keep = training and any(ctx.needs_input_grad[:3])  # type: ignore[attr-defined]
-        out = torch.empty_like(q)
-        probs = q.new_empty((n, h, kernel * kernel, w) if keep else (0, 0, 0, 0))
-        kernels.run_in_parts(kernels.attention_forward, n * h, w, q.numpy(), k_pad.numpy(), v_pad.numpy(), kernel,
-                             q.dtype == torch.float64, keep, out.numpy(), probs.numpy())
-        if keep:
-            ctx.save_for_backward(q, k_pad, v_pad, probs)
+    def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
+        kernels = _kernels()
+        n, d, h, w = q.shape
+        pad = kernel // 2
+        # q with the padded keys' row pitch (zero columns): every window offset is a constant memory offset
+        q_pitch = F.pad(q.detach(), (0, 2 * pad)).contiguous()
+        k_pad, v_pad = k_pad.detach().contiguous(), v_pad.detach().contiguous()
+        out = q.new_empty(n, d, h, w)
+        lse = q.new_empty(n, h, w + 2 * pad)
+        blocks = -(-h // kernels.block_rows(w + 2 * pad))
+        kernels.run_in_parts(kernels.attention_forward, n * blocks, h * w // blocks, q_pitch.numpy(), k_pad.numpy(),
+                             v_pad.numpy(), kernel, q.dtype == torch.float64, out.numpy(), lse.numpy())
+        ctx.save_for_backward(q_pitch, k_pad, v_pad, lse)
         ctx.kernel = kernel  # type: ignore[attr-defined]
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        from rsmif_core.ops import _window_kernels as kernels
-
-        q, k_pad, v_pad, probs = ctx.saved_tensors  # type: ignore[attr-defined]
-        grad_out = grad_out.to(q.dtype).contiguous()
-        grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k_pad), torch.empty_like(v_pad)
-        kernels.run_in_parts(kernels.attention_backward, q.shape[0], q.shape[2] * q.shape[3], q.numpy(), k_pad.numpy(), v_pad.numpy(),
-                             probs.numpy(), grad_out.numpy(), ctx.kernel,  # type: ignore[attr-defined]
+        kernels = _kernels()
+        q_pitch, k_pad, v_pad, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        kernel: int = ctx.kernel  # type: ignore[attr-defined]
+        n, _, h, pitch = q_pitch.shape
+        w = grad_out.shape[-1]
+        grad_pitch = F.pad(grad_out.to(q_pitch.dtype), (0, pitch - w)).contiguous()  # zero: no ignored column counts
+        grad_q, grad_k, grad_v = torch.empty_like(q_pitch), torch.empty_like(k_pad), torch.empty_like(v_pad)
+        kernels.run_in_parts(kernels.attention_backward, n, h * w, q_pitch.numpy(), k_pad.numpy(), v_pad.numpy(),
+                             lse.numpy(), grad_pitch.numpy(), kernel, q_pitch.dtype == torch.float64,
                              grad_q.numpy(), grad_k.numpy(), grad_v.numpy())
-        return grad_q, grad_k, grad_v, None, None
+        return grad_q[..., :w], grad_k, grad_v, None
 
 
 # A piece of the per-pixel dynamic convolution holds about this many values of its unfolded input (one sample's
@@ -291,6 +301,8 @@ class _DynamicConv(torch.autograd.Function):
         grad_wmat = torch.zeros_like(wmat) if need_w else None
         largest = nkk * wo * max((p.s1 - p.s0) * (p.r1 - p.r0) for p in pieces)
         scratch_u, scratch_g = x_pad.new_empty(largest), x_pad.new_empty(largest)
+        fused = x_pad.device.type == "cpu" and x_pad.dtype in (torch.float32, torch.float64)
+        kernels = _kernels() if fused else None
         for p in pieces:
             g = grad_y[p.s0 : p.s1, :, p.pixels(wo)]
             grad_u = torch.matmul(wmat.t(), g, out=_scratch_view(scratch_g, p, nkk, wo))
@@ -299,11 +311,21 @@ class _DynamicConv(torch.autograd.Function):
             if grad_wmat is not None:
                 u = torch.mul(windows, _piece_taps(taps, p, k), out=cols).view(g.shape[0], nkk, -1)
                 grad_wmat += torch.matmul(g, u.transpose(1, 2)).sum(0) if g.shape[0] > 1 else g[0] @ u[0].t()
+            grad_cols = grad_u.view(windows.shape)
+            if kernels is not None:  # one pass each over the unfolded gradient instead of torch's several
+                samples, rows = p.s1 - p.s0, p.r1 - p.r0
+                if grad_taps is not None:
+                    kernels.run_in_parts(kernels.dynamic_conv_grad_taps, samples * rows, wo * n * k * k // 32,
+                                         grad_cols.numpy(), x_pad.numpy(), p.s0, p.r0, grad_taps.view(b, k, k, ho, wo).numpy())
+                if grad_x_pad is not None:
+                    kernels.run_in_parts(kernels.dynamic_conv_grad_input, samples * n, rows * wo * k * k // 32,
+                                         grad_cols.numpy(), taps.view(b, k, k, ho, wo).numpy(), p.s0, p.r0, grad_x_pad.numpy())
+                continue
             if grad_taps is not None:  # Σ_n grad_u ⊙ the windows of x
-                prod = torch.mul(grad_u.view(windows.shape), windows, out=cols)
+                prod = torch.mul(grad_cols, windows, out=cols)
                 torch.sum(prod, 1, out=grad_taps.view(b, k, k, ho, wo)[p.s0 : p.s1, :, :, p.r0 : p.r1])
             if grad_x_pad is not None:  # col2im as k² shifted adds (several times faster than F.fold on CPU)
-                grad_cols = grad_u.view(windows.shape).mul_(_piece_taps(taps, p, k))
+                grad_cols.mul_(_piece_taps(taps, p, k))
                 for ky in range(k):
                     for kx in range(k):
                         grad_x_pad[p.s0 : p.s1, :, p.r0 + ky : p.r1 + ky, kx : kx + wo] += grad_cols[:, :, ky, kx]
