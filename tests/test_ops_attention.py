@@ -9,8 +9,6 @@ import torch.nn.functional as F
 from rsmif_core.ops import attention
 from rsmif_core.ops.attention import (
     dynamic_conv2d,
-    dynamic_conv3x3_per_pixel,
-    dynamic_conv3x3_per_sample,
     local_window_attention,
     position_grid,
 )
@@ -178,7 +176,7 @@ def test_dynamic_conv_per_sample_matches_unfolded():
     x = torch.randn(3, 4, 6, 6, generator=g, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
     taps = torch.randn(3, 9, generator=g, dtype=torch.float64, requires_grad=True)
-    ours = dynamic_conv3x3_per_sample(x, taps, weight)
+    ours = dynamic_conv2d(x, taps, weight, padding=1)
     ref = unfolded_dynamic_conv(x, taps[:, :, None, None], weight, 1)
     torch.testing.assert_close(ours, ref)
     grad_out = torch.randn(ref.shape, generator=g, dtype=torch.float64)
@@ -187,11 +185,10 @@ def test_dynamic_conv_per_sample_matches_unfolded():
         torch.testing.assert_close(a, b)
 
 
-def test_dynamic_conv_3x3_alias_and_errors():
+def test_dynamic_conv_errors():
     x = torch.randn(1, 2, 5, 5)
     weight = torch.randn(3, 2, 3, 3)
     taps = torch.rand(1, 9, 5, 5)
-    assert torch.equal(dynamic_conv3x3_per_pixel(x, taps, weight), dynamic_conv2d(x, taps, weight))
     with pytest.raises(ValueError, match="weight"):
         dynamic_conv2d(x, taps, torch.randn(3, 4, 3, 3))
     with pytest.raises(ValueError, match="taps"):
@@ -222,3 +219,26 @@ def test_dynamic_conv_takes_non_contiguous_inputs():
     weight = torch.randn(3, 4, 3, 3, generator=g)
     ref = unfolded_dynamic_conv(x.contiguous(), taps.contiguous(), weight, 1)
     assert (dynamic_conv2d(x, taps, weight) - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+def test_ops_run_under_torch_compile():
+    """torch.compile treats the CPU kernels as opaque calls (graph breaks) and traces the rest; the AOT-autograd
+    backend checks that without a C++ compiler."""
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(2, 4, 8, 8, generator=g, requires_grad=True)
+    conv = torch.nn.Conv2d(4, 27, 1)
+    weight = torch.randn(5, 4, 3, 3, generator=g, requires_grad=True)
+
+    def block(x):
+        q, k, v = conv(x).chunk(3, dim=1)
+        taps = local_window_attention(q, k, v, 3, 7).sigmoid()
+        return dynamic_conv2d(x, taps, weight)
+
+    grad_out = torch.randn(2, 5, 8, 8, generator=g)
+    expected = block(x)
+    expected_grads = torch.autograd.grad(expected, (x, weight), grad_out)
+    compiled = torch.compile(block, backend="aot_eager")
+    out = compiled(x)
+    torch.testing.assert_close(out, expected)
+    for a, b in zip(torch.autograd.grad(out, (x, weight), grad_out), expected_grads):
+        torch.testing.assert_close(a, b)

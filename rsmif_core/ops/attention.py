@@ -6,21 +6,23 @@ positional map, plus the broadcast sums between them) and every dynamic 3×3 con
 unfolded input *and* an attention map repeated over all input channels; autograd then keeps all of
 these copies alive until the backward pass. Here:
 
-* :func:`local_window_attention` visits the 49 window positions as shifted slices of the padded keys /
-  values (a multiply-accumulate per offset, hand-written backward) or, on CUDA, as strided views
-  (``Tensor.unfold``, no copy); either way only q, the padded k and v and the softmax probabilities
-  are kept for backward.
+* :func:`local_window_attention` runs, on CPU, the numba kernels of :mod:`rsmif_core.ops._window_kernels`:
+  a block of query rows at a time, logits, softmax and the weighted sum of values stay in cache, and
+  backward recomputes the probabilities from the saved log-sum-exp (a layer keeps q, the padded k and v
+  and one value per pixel and head). With heads of a few channels (3 in RSANet and MMAPP) this is
+  elementwise work — a matrix-product formulation of the windows (tiles of queries against their halo of
+  keys, as GPU neighbourhood-attention kernels do) would multiply it by the halo's size for products of
+  inner dimension 3. Elsewhere (CUDA) the windows are strided views (``Tensor.unfold``, no copy).
   The relative positional term is folded into the keys once (``k − pe``) instead of unfolding the
   positional map, and the ``q·pe(p)`` term, identical for all 49 positions of a window, is left out:
   softmax is invariant to it, so the result is the same up to float rounding.
-* :func:`dynamic_conv2d` never unfolds the input: with per-pixel taps it is one 1×1 GEMM plus k²
-  shifted multiply-adds (in the order with the narrower intermediate), run over the batch in
-  cache-sized chunks, saving only x, the taps and the kernel for backward (the authors keep the
-  unfolded input, the channel-repeated tap map and their product); tap weights shared by all pixels
-  of a sample become an ordinary grouped convolution.
+* :func:`dynamic_conv2d` with per-pixel taps is, per cache-sized piece of the batch, one broadcast product
+  (taps ⊙ the windows of x, a strided view) and one matrix product, saving only x, the taps and the
+  kernel for backward (the authors keep the unfolded input, the channel-repeated tap map and their
+  product); tap weights shared by all pixels of a sample become an ordinary grouped convolution.
 
 All functions are plain tensor functions (no parameters), work for any float dtype and device, and
-are differentiable with respect to every tensor argument.
+are differentiable with respect to every tensor argument. Results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 __all__ = [
     "dynamic_conv2d",
-    "dynamic_conv3x3_per_pixel",
-    "dynamic_conv3x3_per_sample",
     "local_window_attention",
     "position_grid",
 ]
@@ -146,7 +146,7 @@ def local_window_attention(
         dtype = _compute_dtype(qh, k_pad, v_pad)
         work = torch.float64 if dtype == torch.float64 else torch.float32
         with torch.autocast(q.device.type, enabled=False):
-            out = _FusedWindowAttention.apply(qh.to(work), k_pad.to(work), v_pad.to(work), kernel).to(dtype)
+            out = _fused_window_attention(qh.to(work), k_pad.to(work), v_pad.to(work), kernel).to(dtype)
     return out.reshape(b, c, h, w)
 
 
@@ -159,6 +159,20 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
     logits = (q[:, :, None, None] * k_win).sum(1).reshape(n, kernel * kernel, h, w)
     probs = logits.softmax(1).view(n, 1, kernel, kernel, h, w)
     return (probs * v_win).sum((2, 3))
+
+
+# torch.compile runs the custom autograd Functions below as opaque calls (one graph break each) instead of
+# tracing into their numba kernels and strided views, which it cannot compile.
+@torch.compiler.disable
+def _fused_window_attention(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
+    out: Tensor = _FusedWindowAttention.apply(q, k_pad, v_pad, kernel)
+    return out
+
+
+@torch.compiler.disable
+def _dynamic_conv(x: Tensor, taps: Tensor, weight: Tensor, padding: int, piece_elements: int) -> Tensor:
+    y: Tensor = _DynamicConv.apply(x, taps, weight, padding, piece_elements)
+    return y
 
 
 def _kernels() -> ModuleType:
@@ -379,15 +393,5 @@ def _dynamic_conv_per_pixel(x: Tensor, taps: Tensor, weight: Tensor, padding: in
                             piece_elements: int = PIECE_ELEMENTS) -> Tensor:
     dtype = _compute_dtype(x, taps, weight)
     with torch.autocast(x.device.type, enabled=False):
-        y: Tensor = _DynamicConv.apply(x.to(dtype), taps.to(dtype), weight.to(dtype), padding, piece_elements)
+        y = _dynamic_conv(x.to(dtype), taps.to(dtype), weight.to(dtype), padding, piece_elements)
     return y
-
-
-def dynamic_conv3x3_per_pixel(x: Tensor, taps: Tensor, weight: Tensor) -> Tensor:
-    """:func:`dynamic_conv2d` with a 3×3 kernel, padding 1 and taps B×9×H×W."""
-    return dynamic_conv2d(x, taps, weight, padding=1)
-
-
-def dynamic_conv3x3_per_sample(x: Tensor, taps: Tensor, weight: Tensor) -> Tensor:
-    """:func:`dynamic_conv2d` with a 3×3 kernel, padding 1 and taps B×9 (one set per sample)."""
-    return dynamic_conv2d(x, taps.reshape(taps.shape[0], -1), weight, padding=1)

@@ -419,6 +419,12 @@ class _NeighbourMLP(torch.autograd.Function):
         return (grad_cells, grad_guide, grad_w_point, None, None, *grad_params)
 
 
+@torch.compiler.disable  # torch.compile runs the blocked query as one opaque call (its Python loops do not trace)
+def _neighbour_mlp(cells: Tensor, guide: Tensor, w_point: Tensor, plan: QueryPlan, training: bool, *params: Tensor) -> Tensor:
+    out: Tensor = _NeighbourMLP.apply(cells, guide, w_point, plan, training, *params)
+    return out
+
+
 def check_query_options(block_rows: int, recompute: str, last_layer: str) -> None:
     """Raise a ValueError naming the option when one of :func:`coordinate_query`'s evaluation options is invalid."""
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
@@ -477,5 +483,5 @@ def coordinate_query(
     w_point = torch.cat([first.weight[:, c:], first.bias[:, None]], dim=1)
     plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b, block_rows, recompute, last_layer)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
-    out = _NeighbourMLP.apply(cells, guide.permute(2, 3, 0, 1), w_point, plan, torch.is_grad_enabled(), *params)
+    out = _neighbour_mlp(cells, guide.permute(2, 3, 0, 1), w_point, plan, torch.is_grad_enabled(), *params)
     return out.permute(2, 3, 0, 1)
