@@ -27,11 +27,13 @@ current implementation are printed alongside.
 run time ``Tensor.cuda`` becomes ``.to(device)`` and the unused imports ``thop``, ``torchsummary`` and
 ``einops`` are stubbed. PNN and CF2N have no authors' code.
 
-Peak memory: each (method, implementation, workload) runs in a fresh subprocess: one warm-up call, then
-the peak resident set is reset (``/proc/self/clear_refs``) and one call measured; printed is how much the
-call adds over the resident set before it (CPU) or ``torch.cuda.max_memory_allocated`` growth (CUDA).
+Peak memory: each (method, implementation, workload) runs in a fresh subprocess: a warm-up on a tiny batch
+(imports, kernel compilation), then one call of the workload; printed is how much the call adds to the peak
+resident set over the resident set before it (CPU), or the growth of ``torch.cuda.max_memory_allocated``.
 
 ``--compile`` also times ``torch.compile(model)`` (default inductor backend) interleaved with eager.
+``--per-pixel`` instead times the no-grad forward at several batch × PAN sizes (8×64², 16×64², 1×256², 1×512²),
+interleaved, and prints the cost per PAN pixel of each: it should not grow with the input.
 ``--record`` writes the table to ``bench/RESULTS.md`` (section per device / dtype / compile setting).
 """
 
@@ -47,7 +49,7 @@ import subprocess
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,9 @@ class Tensors:
     gt: torch.Tensor
 
 
-def make_inputs(mode: str, device: str) -> Tensors:
-    batch, size = (TRAIN_BATCH, TRAIN_PAN) if mode == "train" else (1, INFER_PAN)
+def make_inputs(mode: str, device: str, shape: tuple[int, int] | None = None) -> Tensors:
+    """The workload's inputs; ``shape`` = (batch, PAN size) overrides the workload's."""
+    batch, size = shape or ((TRAIN_BATCH, TRAIN_PAN) if mode == "train" else (1, INFER_PAN))
     g = torch.Generator().manual_seed(1)
     gt = torch.rand(batch, SPECTRAL, size, size, generator=g)
     pan = torch.rand(batch, GUIDE, size, size, generator=g)
@@ -109,7 +112,8 @@ def import_authors(root: Path, module: str, device: str) -> types.ModuleType:
     return mod
 
 
-def build(method: str, impl: str, mode: str, authors: Path | None, device: str) -> tuple[torch.nn.Module, Callable[[Tensors], torch.Tensor]]:
+def build(method: str, impl: str, mode: str, authors: Path | None, device: str,
+          size: int | None = None) -> tuple[torch.nn.Module, Callable[[Tensors], torch.Tensor]]:
     """The network and a call ``inputs -> fused`` for ``impl`` in ("ours", "compiled", "authors")."""
     torch.manual_seed(0)
     if impl == "authors":
@@ -121,7 +125,7 @@ def build(method: str, impl: str, mode: str, authors: Path | None, device: str) 
         if method == "mmapp":
             net = mod.Network(None).to(device)
             return net, lambda t: net(t.ms, t.pan)[2]
-        size = TRAIN_PAN if mode == "train" else INFER_PAN  # their RAMSF only runs at its constructor's size
+        size = size or (TRAIN_PAN if mode == "train" else INFER_PAN)  # their RAMSF only runs at its constructor's size
         net = mod.Network(None, n_select_bands=GUIDE, n_bands=SPECTRAL, H=size, W=size).to(device)
         return net, lambda t: net(t.pan, t.lms, t.ms)
     from rsmif_core import Batch, BatchMeta, create_model
@@ -138,9 +142,10 @@ def autocast(device: str, dtype: str | None) -> contextlib.AbstractContextManage
     return torch.autocast(torch.device(device).type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
 
 
-def make_step(method: str, impl: str, mode: str, authors: Path | None, device: str, amp: str | None) -> tuple[Step, torch.nn.Module]:
-    net, call = build(method, impl, mode, authors, device)
-    t = make_inputs(mode, device)
+def make_step(method: str, impl: str, mode: str, authors: Path | None, device: str, amp: str | None,
+              shape: tuple[int, int] | None = None) -> tuple[Step, torch.nn.Module]:
+    net, call = build(method, impl, mode, authors, device, shape[1] if shape else None)
+    t = make_inputs(mode, device, shape)
     if mode == "train":
         net.train()
         opt = torch.optim.Adam(net.parameters(), lr=3e-4)
@@ -221,17 +226,16 @@ def _status_mib(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-@contextlib.contextmanager
-def _peak_reset() -> Iterator[None]:
-    with open("/proc/self/clear_refs", "w") as f:  # "5": reset the peak resident set size to the current one
-        f.write("5")
-    yield
-
-
 def memory_child(method: str, impl: str, mode: str, authors: Path | None, device: str, amp: str | None, threads: int) -> None:
+    """One call of the workload in this fresh process: the peak resident set (CPU) or allocated memory (CUDA)
+    it adds. A warm-up on a tiny batch first imports and compiles what the call needs (numba kernels, inductor
+    graphs), whose memory is not the workload's; a warm-up on the real batch would leave its freed memory in the
+    process and hide the call's own peak."""
     torch.set_num_threads(threads)
+    warm_up, _ = make_step(method, impl, mode, authors, device, amp, shape=(2, 32))
+    warm_up()
+    del warm_up
     step, _ = make_step(method, impl, mode, authors, device, amp)
-    step()
     sync(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -240,10 +244,11 @@ def memory_child(method: str, impl: str, mode: str, authors: Path | None, device
         sync(device)
         print(json.dumps({"rise_mib": torch.cuda.max_memory_allocated() / 2**20 - before}))
         return
-    with _peak_reset():
-        before = _status_mib("VmRSS")
-        step()
-        peak = _status_mib("VmHWM")
+    with open("/proc/self/clear_refs", "w") as f:  # "5": the peak resident set restarts from the current one
+        f.write("5")
+    before = _status_mib("VmRSS")
+    step()
+    peak = _status_mib("VmHWM")
     print(json.dumps({"rise_mib": peak - before, "peak_mib": peak}))
 
 
@@ -259,6 +264,30 @@ def peak_memory(method: str, impl: str, mode: str, args: argparse.Namespace) -> 
         print(f"  memory run {method}/{impl}/{mode} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
     return float(json.loads(proc.stdout.strip().splitlines()[-1])["rise_mib"])
+
+
+# --- cost per pixel -------------------------------------------------------------------------------------
+
+PER_PIXEL_SHAPES = ((8, 64), (16, 64), (1, 256), (1, 512))
+
+
+def per_pixel(methods: list[str], args: argparse.Namespace) -> str:
+    lines = ["| method | " + " | ".join(f"{b}×{s}² µs/px (min / median)" for b, s in PER_PIXEL_SHAPES) + " | largest / smallest (median) |",
+             "|" + "---|" * (len(PER_PIXEL_SHAPES) + 2)]
+    for method in methods:
+        steps = {shape: make_step(method, "ours", "infer", None, args.device, args.autocast, shape=shape)[0]
+                 for shape in PER_PIXEL_SHAPES}
+        load_before = loadavg()
+        times, _ = interleaved({f"{b}x{n}": step for (b, n), step in steps.items()}, args.repeats, args.device)
+        cells, medians = [], []
+        for (b, n) in PER_PIXEL_SHAPES:
+            ts = [t / (b * n * n) * 1e6 for t in times[f"{b}x{n}"]]
+            medians.append(statistics.median(ts))
+            cells.append(f"{min(ts):.2f} / {medians[-1]:.2f}")
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {max(medians) / min(medians):.2f} |")
+        print(lines[-1] + f"  (load {load_before} → {loadavg()})", flush=True)
+    return "\n".join(lines + ["", f"No-grad forward, {args.threads} threads, {args.device}, {args.autocast or 'fp32'}, "
+                                  f"{args.repeats} interleaved rounds; µs per PAN pixel."])
 
 
 # --- report --------------------------------------------------------------------------------------------
@@ -299,6 +328,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="write the table to bench/RESULTS.md")
     parser.add_argument("--title", default=None, help="section title in RESULTS.md (default from device/dtype)")
     parser.add_argument("--write-flops", action="store_true", help="store the counted FLOPs as the fixed reference")
+    parser.add_argument("--per-pixel", action="store_true", help="time the forward per pixel at several input sizes")
     parser.add_argument("--memory-child", nargs=3, metavar=("METHOD", "IMPL", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.authors is not None:
@@ -316,6 +346,12 @@ def main() -> None:
     dtype = args.autocast or "fp32"
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, {dtype}, "
           f"repeats {args.repeats}; load average {loadavg()}", flush=True)
+    if args.per_pixel:
+        table = per_pixel(methods, args)
+        print("\n" + table)
+        if args.record:
+            record(args.title or f"bench_models --per-pixel ({args.device}, {dtype})", table)
+        return
     rows = []
     all_gflops: list[float] = []
     for method in methods:
