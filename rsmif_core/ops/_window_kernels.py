@@ -13,12 +13,12 @@ beyond ``w`` are computed and ignored), so key (y + dy, x + dx) of query (y, x) 
 contiguous loop. The zero columns of the output gradient keep the ignored columns out of the gradients.
 
 Each output value is written by one task in a fixed order, so results do not depend on the thread count.
-float32 uses a polynomial ``exp`` that vectorises (Cephes' ``expf``: range reduction by ln 2, degree-6
-polynomial, the power of two built in the exponent bits; within 2 ulp of the exact value); float64 calls
-``math.exp``.
+The caller scales q by log2(e) as well, so the softmax is taken in base 2: float32 uses a polynomial
+``2**x`` that vectorises (Cephes' ``exp2f``: the integer part in the exponent bits, a degree-6 polynomial
+for the rest; within 2 ulp of the exact value); float64 calls ``math.exp``.
 
-Arrays are C-contiguous, p = kernel // 2: ``q`` n×d×h×(w+2p) (scaled, zero in the last 2p columns),
-``k_pad`` / ``v_pad`` n×d×(h+2p)×(w+2p), ``out`` n×d×h×w, ``lse`` n×h×(w+2p). The kernels release the GIL;
+Arrays are C-contiguous, p = kernel // 2: ``q`` n×d×h×(w+2p) (scaled by scale·log2(e), zero in the last 2p columns),
+``k_pad`` / ``v_pad`` n×d×(h+2p)×(w+2p), ``out`` n×d×h×w, ``lse`` n×h×(w+2p) (base 2). The kernels release the GIL;
 :func:`run_in_parts` runs them on parts of the row blocks (forward) or of the images (backward, which adds
 into the padded key / value gradients).
 """
@@ -36,10 +36,12 @@ import numpy as np
 import torch
 from numba import njit
 
-_LOG2E = np.float32(1.4426950408889634)
-_LN2_HI = np.float32(0.693359375)
-_LN2_LO = np.float32(-2.12194440e-4)
-_EXP_FLOOR = np.float32(-87.0)  # exp(-87) ≈ 1.6e-38: still a normal float32
+LOG2E = 1.4426950408889634  # the caller scales q by it: the kernels' logits are base-2, their softmax uses 2**x
+_LN2 = 0.6931471805599453
+_EXP2_FLOOR = np.float32(-126.0)  # 2**-126: the smallest normal float32
+# 2**r = 1 + r·P(r) on [-1/2, 1/2] (Cephes' exp2f): within 2 ulp of the exact value
+_P0, _P1, _P2 = np.float32(1.535336188319500e-4), np.float32(1.339887440266574e-3), np.float32(9.618437357674640e-3)
+_P3, _P4, _P5 = np.float32(5.550332471162809e-2), np.float32(2.402264791363012e-1), np.float32(6.931472028550421e-1)
 BLOCK_VALUES = 512  # query pixels (with the ignored columns) per block of rows: a few hundred per vector loop
 
 
@@ -58,36 +60,40 @@ def block_rows(pitch: int) -> int:
 
 
 @njit(inline="always")
-def _exp_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: bool) -> None:
-    """``row = exp(row - shift)`` in place; ``row - shift`` ≤ 0 expected. ``bits``: int32 scratch of the row's length."""
+def _exp2_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: bool, total: np.ndarray, add: bool) -> None:
+    """``row = 2**(row - shift)`` in place (``row - shift`` ≤ 0 expected), and ``total += row`` if ``add``.
+    ``bits``: int32 scratch of the row's length."""
     n = row.shape[0]
     if exact:
         for j in range(n):
-            row[j] = math.exp(row[j] - shift[j])
-        return
-    for j in range(n):
-        v = row[j] - shift[j]
-        v = _EXP_FLOOR if v < _EXP_FLOOR else v  # NaN fails the test and propagates
-        k = np.floor(v * _LOG2E + np.float32(0.5))
-        r = v - k * _LN2_HI - k * _LN2_LO
-        p = np.float32(1.9875691500e-4)
-        p = p * r + np.float32(1.3981999507e-3)
-        p = p * r + np.float32(8.3334519073e-3)
-        p = p * r + np.float32(4.1665795894e-2)
-        p = p * r + np.float32(1.6666665459e-1)
-        p = p * r + np.float32(5.0000001201e-1)
-        row[j] = p * r * r + r + np.float32(1.0)
-        bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
-    scale = bits.view(np.float32)  # 2**k
-    for j in range(n):
-        row[j] *= scale[j]
+            row[j] = math.exp((row[j] - shift[j]) * _LN2)
+    else:
+        for j in range(n):
+            v = row[j] - shift[j]
+            v = _EXP2_FLOOR if v < _EXP2_FLOOR else v  # NaN fails the test and propagates
+            k = np.floor(v + np.float32(0.5))
+            r = v - k  # exact: |r| ≤ 1/2
+            p = _P0 * r + _P1
+            p = p * r + _P2
+            p = p * r + _P3
+            p = p * r + _P4
+            p = p * r + _P5
+            row[j] = p * r + np.float32(1.0)
+            bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
+        scale = bits.view(np.float32)  # 2**k
+        for j in range(n):
+            row[j] *= scale[j]
+    if add:
+        for j in range(n):
+            total[j] += row[j]
 
 
 @njit(inline="always")
-def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: int, out: np.ndarray) -> None:
+def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: int, out: np.ndarray,
+                 peak: np.ndarray, track: bool) -> None:
     """``out[t, j] = Σ_c a[c, start + j] · b[c, start + j + dy·pitch + dx]`` for every window offset t = (dy, dx):
     the logits (a = q, b = padded k) or the probabilities' gradient (a = output gradient, b = padded v).
-    ``a`` and ``b`` are d×(rows·pitch) planes of one image."""
+    ``a`` and ``b`` are d×(rows·pitch) planes of one image. If ``track``, ``peak`` gets the maximum over t."""
     d = a.shape[0]
     n = out.shape[1]
     for t in range(kernel * kernel):
@@ -97,8 +103,19 @@ def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: i
         if d == 3:
             a0, a1, a2 = a[0, start : start + n], a[1, start : start + n], a[2, start : start + n]
             b0, b1, b2 = b[0, shift : shift + n], b[1, shift : shift + n], b[2, shift : shift + n]
-            for j in range(n):
-                row[j] = a0[j] * b0[j] + a1[j] * b1[j] + a2[j] * b2[j]
+            if track and t == 0:
+                for j in range(n):
+                    v = a0[j] * b0[j] + a1[j] * b1[j] + a2[j] * b2[j]
+                    row[j] = v
+                    peak[j] = v
+            elif track:
+                for j in range(n):
+                    v = a0[j] * b0[j] + a1[j] * b1[j] + a2[j] * b2[j]
+                    row[j] = v
+                    peak[j] = v if v > peak[j] else peak[j]
+            else:
+                for j in range(n):
+                    row[j] = a0[j] * b0[j] + a1[j] * b1[j] + a2[j] * b2[j]
             continue
         ac = a[0, start : start + n]
         bc = b[0, shift : shift + n]
@@ -109,13 +126,18 @@ def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: i
             bc = b[c, shift : shift + n]
             for j in range(n):
                 row[j] += ac[j] * bc[j]
+        if track and t == 0:
+            peak[:] = row
+        elif track:
+            for j in range(n):
+                peak[j] = row[j] if row[j] > peak[j] else peak[j]
 
 
 @_kernel
 def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kernel: int, exact: bool,
                       out: np.ndarray, lse: np.ndarray, part_start: int, part_stop: int) -> None:
     """Row blocks ``part_start .. part_stop`` (image-major; :func:`block_rows` rows each): ``out`` (softmax-weighted
-    window sums of v) and ``lse`` (log-sum-exp of each pixel's logits)."""
+    window sums of v) and ``lse`` (log2 of the sum of 2**logit over each pixel's window)."""
     n_img, d, h, pitch = q.shape
     w = out.shape[3]
     taps = kernel * kernel
@@ -137,20 +159,12 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
         ki = k_pad[i].reshape(d, k_pad.shape[2] * pitch)
         vi = v_pad[i].reshape(d, v_pad.shape[2] * pitch)
         p = probs[:, :n]
-        _window_dots(qi, ki, start, pitch, kernel, p)
         top = peak[:n]
-        top[:] = p[0]
-        for t in range(1, taps):
-            row = p[t]
-            for j in range(n):
-                top[j] = row[j] if row[j] > top[j] else top[j]
+        _window_dots(qi, ki, start, pitch, kernel, p, top, True)
         s = total[:n]
         s[:] = 0
         for t in range(taps):
-            row = p[t]
-            _exp_shifted(row, top, bits[:n], exact)
-            for j in range(n):
-                s[j] += row[j]
+            _exp2_shifted(p[t], top, bits[:n], exact, s, True)
         for c in range(d):
             ac = acc[c, :n]
             ac[:] = 0
@@ -169,7 +183,7 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
                     orow[x] = arow[x] / srow[x]
         li = lse[i].reshape(h * pitch)[start : start + n]
         for j in range(n):
-            li[j] = top[j] + math.log(s[j])
+            li[j] = top[j] + math.log2(s[j])
 
 
 @_kernel
@@ -178,11 +192,12 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                        part_start: int, part_stop: int) -> None:
     """Gradients of images ``part_start .. part_stop`` (``grad_out`` and ``grad_q`` with q's layout, zero in the
     ignored columns; all rows of an image in one task, since its padded key / value gradients are added into).
-    With P = exp(logits − lse) and dP = g·vᵀ per window offset: dS = P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k,
+    With P = 2**(logits − lse) and dP = g·vᵀ per window offset: dS = ln 2 · P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k,
     grad k += dS q, grad v += P g."""
     n_img, d, h, pitch = q.shape
     w = pitch - 2 * (kernel // 2)
     taps = kernel * kernel
+    ln2 = np.full(1, _LN2, q.dtype)[0]
     rows = max(1, -(-BLOCK_VALUES // pitch))
     most = rows * pitch
     probs = np.empty((taps, most), q.dtype)
@@ -206,11 +221,11 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
             n = (y1 - 1 - y0) * pitch + w  # through the last row's last real column, as in forward
             p = probs[:, :n]
             dp = dprobs[:, :n]
-            _window_dots(qi, ki, start, pitch, kernel, p)
-            for t in range(taps):
-                _exp_shifted(p[t], li[start : start + n], bits[:n], exact)
-            _window_dots(gi, vi, start, pitch, kernel, dp)
             ds = dsum[:n]
+            _window_dots(qi, ki, start, pitch, kernel, p, ds, False)
+            for t in range(taps):
+                _exp2_shifted(p[t], li[start : start + n], bits[:n], exact, ds, False)
+            _window_dots(gi, vi, start, pitch, kernel, dp, ds, False)
             ds[:] = 0
             for t in range(taps):
                 prow = p[t]
@@ -220,8 +235,8 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
             for t in range(taps):
                 prow = p[t]
                 drow = dp[t]
-                for j in range(n):
-                    drow[j] = prow[j] * (drow[j] - ds[j])
+                for j in range(n):  # the logits are base 2: d/d(log2-logit) = ln 2 · d/d(logit)
+                    drow[j] = prow[j] * (drow[j] - ds[j]) * ln2
             for c in range(d):  # one array written per loop: the vectoriser's overlap checks stay few
                 gq = gqi[c, start : start + n]
                 gq[:] = 0

@@ -131,7 +131,12 @@ def local_window_attention(
                          f"height and width of at least {pad + 1}, found {h}×{w}")
     d = c // heads
     n = b * heads
-    qh = q.reshape(n, d, h, w) * (d**-0.5 if scale is None else scale)
+    if impl == "auto":
+        impl = "fused" if q.device.type == "cpu" else "views"
+    scale = d**-0.5 if scale is None else scale
+    if impl == "fused":
+        scale *= _kernels().LOG2E  # the kernels take base-2 logits
+    qh = q.reshape(n, d, h, w) * scale
     kh = k.reshape(n, d, h, w)
     if position is not None:
         if position.ndim != 4 or position.shape[1:] != (d, h, w) or position.shape[0] not in (1, n):
