@@ -191,9 +191,10 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                        kernel: int, exact: bool, grad_q: np.ndarray, grad_k: np.ndarray, grad_v: np.ndarray,
                        part_start: int, part_stop: int) -> None:
     """Gradients of images ``part_start .. part_stop`` (``grad_out`` and ``grad_q`` with q's layout, zero in the
-    ignored columns; all rows of an image in one task, since its padded key / value gradients are added into).
+    ignored columns; ``grad_k`` and ``grad_v`` n×d×h×w, of the keys and values before reflection padding).
     With P = 2**(logits − lse) and dP = g·vᵀ per window offset: dS = ln 2 · P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k,
-    grad k += dS q, grad v += P g."""
+    grad k += dS q, grad v += P g. All rows of an image run in one task: they add into the image's padded key
+    and value gradients, which are then folded back through the reflection."""
     n_img, d, h, pitch = q.shape
     w = pitch - 2 * (kernel // 2)
     taps = kernel * kernel
@@ -204,14 +205,16 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
     dprobs = np.empty((taps, most), q.dtype)
     dsum = np.empty(most, q.dtype)
     bits = np.empty(most, np.int32)
+    grad_k_pad = np.empty((d, k_pad.shape[2], pitch), q.dtype)
+    grad_v_pad = np.empty((d, v_pad.shape[2], pitch), q.dtype)
+    gki = grad_k_pad.reshape(d, k_pad.shape[2] * pitch)
+    gvi = grad_v_pad.reshape(d, v_pad.shape[2] * pitch)
     for i in range(part_start, part_stop):
         qi = q[i].reshape(d, h * pitch)
         ki = k_pad[i].reshape(d, k_pad.shape[2] * pitch)
         vi = v_pad[i].reshape(d, v_pad.shape[2] * pitch)
         gi = grad_out[i].reshape(d, h * pitch)
         gqi = grad_q[i].reshape(d, h * pitch)
-        gki = grad_k[i].reshape(d, k_pad.shape[2] * pitch)
-        gvi = grad_v[i].reshape(d, v_pad.shape[2] * pitch)
         li = lse[i].reshape(h * pitch)
         gki[:] = 0
         gvi[:] = 0
@@ -256,6 +259,28 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                     prow = p[t]
                     for j in range(n):
                         gv[j] += prow[j] * gc[j]
+        _reflect_fold(grad_k_pad, kernel // 2, grad_k[i])
+        _reflect_fold(grad_v_pad, kernel // 2, grad_v[i])
+
+
+@njit(inline="always")
+def _reflect_fold(grad_pad: np.ndarray, pad: int, out: np.ndarray) -> None:
+    """The gradient of reflection padding by ``pad``: every value of ``grad_pad`` (d×(h+2·pad)×(w+2·pad), any row
+    pitch from w + 2·pad) added to the pixel of ``out`` (d×h×w) that it copies."""
+    d, h, w = out.shape
+    out[:] = 0
+    for c in range(d):
+        for yp in range(h + 2 * pad):
+            y = yp - pad
+            y = -y if y < 0 else (2 * (h - 1) - y if y >= h else y)
+            src = grad_pad[c, yp]
+            dst = out[c, y]
+            inner = src[pad : pad + w]
+            for x in range(w):
+                dst[x] += inner[x]
+            for xp in range(pad):
+                dst[pad - xp] += src[xp]
+                dst[w - 2 - xp] += src[pad + w + xp]
 
 
 # ------------------------------------------------------------------------------ per-pixel dynamic convolution

@@ -142,16 +142,15 @@ def local_window_attention(
         if position.ndim != 4 or position.shape[1:] != (d, h, w) or position.shape[0] not in (1, n):
             raise ValueError(f"local_window_attention: position must be 1×{d}×{h}×{w}, found {tuple(position.shape)}")
         kh = kh - position
-    padding = (pad, pad, pad, pad)
-    k_pad = F.pad(kh, padding, mode="reflect")
-    v_pad = F.pad(v.reshape(n, d, h, w), padding, mode="reflect")
+    vh = v.reshape(n, d, h, w)
     if impl == "views":
-        out = _window_attention_views(qh, k_pad, v_pad, kernel)
+        padding = (pad, pad, pad, pad)
+        out = _window_attention_views(qh, F.pad(kh, padding, mode="reflect"), F.pad(vh, padding, mode="reflect"), kernel)
     else:
-        dtype = _compute_dtype(qh, k_pad, v_pad)
+        dtype = _compute_dtype(qh, kh, vh)
         work = torch.float64 if dtype == torch.float64 else torch.float32
         with torch.autocast(q.device.type, enabled=False):
-            out = _fused_window_attention(qh.to(work), k_pad.to(work), v_pad.to(work), kernel).to(dtype)
+            out = _fused_window_attention(qh.to(work), kh.to(work), vh.to(work), kernel).to(dtype)
     return out.reshape(b, c, h, w)
 
 
@@ -169,8 +168,8 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
 # torch.compile runs the custom autograd Functions below as opaque calls (one graph break each) instead of
 # tracing into their numba kernels and strided views, which it cannot compile.
 @torch.compiler.disable
-def _fused_window_attention(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
-    out: Tensor = _FusedWindowAttention.apply(q, k_pad, v_pad, kernel)
+def _fused_window_attention(q: Tensor, k: Tensor, v: Tensor, kernel: int) -> Tensor:
+    out: Tensor = _FusedWindowAttention.apply(q, k, v, kernel)
     return out
 
 
@@ -188,17 +187,20 @@ def _kernels() -> ModuleType:
 
 
 class _FusedWindowAttention(torch.autograd.Function):
-    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64): saves q, the padded k, v
-    and the log-sum-exp of every pixel's window; backward recomputes the probabilities from them."""
+    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64) on q (scaled by scale·log2 e),
+    k and v, n×d×h×w each: pads k and v by reflection itself, saves q, the padded k, v and the log-sum-exp of
+    every pixel's window; backward recomputes the probabilities from them and returns the gradients of the
+    unpadded k and v (the reflection folded back inside the kernel)."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
+    def forward(ctx: FunctionCtx, q: Tensor, k: Tensor, v: Tensor, kernel: int) -> Tensor:
         kernels = _kernels()
         n, d, h, w = q.shape
         pad = kernel // 2
         # q with the padded keys' row pitch (zero columns): every window offset is a constant memory offset
         q_pitch = F.pad(q.detach(), (0, 2 * pad)).contiguous()
-        k_pad, v_pad = k_pad.detach().contiguous(), v_pad.detach().contiguous()
+        k_pad = F.pad(k.detach(), (pad,) * 4, mode="reflect").contiguous()
+        v_pad = F.pad(v.detach(), (pad,) * 4, mode="reflect").contiguous()
         out = q.new_empty(n, d, h, w)
         lse = q.new_empty(n, h, w + 2 * pad)
         blocks = -(-h // kernels.block_rows(w + 2 * pad))
@@ -214,10 +216,11 @@ class _FusedWindowAttention(torch.autograd.Function):
         kernels = _kernels()
         q_pitch, k_pad, v_pad, lse = ctx.saved_tensors  # type: ignore[attr-defined]
         kernel: int = ctx.kernel  # type: ignore[attr-defined]
-        n, _, h, pitch = q_pitch.shape
+        n, d, h, pitch = q_pitch.shape
         w = grad_out.shape[-1]
         grad_pitch = F.pad(grad_out.to(q_pitch.dtype), (0, pitch - w)).contiguous()  # zero: no ignored column counts
-        grad_q, grad_k, grad_v = torch.empty_like(q_pitch), torch.empty_like(k_pad), torch.empty_like(v_pad)
+        grad_q = torch.empty_like(q_pitch)
+        grad_k, grad_v = q_pitch.new_empty(n, d, h, w), q_pitch.new_empty(n, d, h, w)
         kernels.run_in_parts(kernels.attention_backward, n, h * w, q_pitch.numpy(), k_pad.numpy(), v_pad.numpy(),
                              lse.numpy(), grad_pitch.numpy(), kernel, q_pitch.dtype == torch.float64,
                              grad_q.numpy(), grad_k.numpy(), grad_v.numpy())
