@@ -336,7 +336,8 @@ def main() -> None:
         if not (args.authors / "models" / "MSIP" / "RSAM.py").is_file():
             parser.error(f"--authors {args.authors}: no models/MSIP/RSAM.py there (a copy of JUSTM0VE0N/RSMIF_Project)")
     if args.memory_child:
-        memory_child(*args.memory_child, args.authors, args.device, args.autocast, args.threads)
+        method, impl, mode = args.memory_child
+        memory_child(method, impl, mode, args.authors, args.device, args.autocast, args.threads)
         return
     torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.models.split(",") if m.strip()]
