@@ -103,8 +103,8 @@ def local_window_attention(
 
     ``impl``:
 
-    * "fused" (CPU): :mod:`rsmif_core.ops._window_kernels`, one pass per query row with the softmax fused,
-      in float32 (float64 for float64 inputs; half-precision inputs and autocast compute in float32 and
+    * "fused" (CPU): :mod:`rsmif_core.ops._window_kernels`, one pass per block of query rows with the softmax
+      fused, in float32 (float64 for float64 inputs; half-precision inputs and autocast compute in float32 and
       return the autocast / input dtype); backward recomputes the probabilities from the saved log-sum-exp,
       so only q, the padded k, v and one value per pixel and head are kept;
     * "views" (any device): the windows as strided views of the padded k and v (no copy), a few large
@@ -131,26 +131,24 @@ def local_window_attention(
                          f"height and width of at least {pad + 1}, found {h}×{w}")
     d = c // heads
     n = b * heads
+    if position is not None and (position.ndim != 4 or position.shape[1:] != (d, h, w) or position.shape[0] not in (1, n)):
+        raise ValueError(f"local_window_attention: position must be 1×{d}×{h}×{w}, found {tuple(position.shape)}")
     if impl == "auto":
         impl = "fused" if q.device.type == "cpu" else "views"
     scale = d**-0.5 if scale is None else scale
-    if impl == "fused":
-        scale *= _kernels().LOG2E  # the kernels take base-2 logits
-    qh = q.reshape(n, d, h, w) * scale
-    kh = k.reshape(n, d, h, w)
-    if position is not None:
-        if position.ndim != 4 or position.shape[1:] != (d, h, w) or position.shape[0] not in (1, n):
-            raise ValueError(f"local_window_attention: position must be 1×{d}×{h}×{w}, found {tuple(position.shape)}")
-        kh = kh - position
-    vh = v.reshape(n, d, h, w)
+    qh, kh, vh = q.reshape(n, d, h, w), k.reshape(n, d, h, w), v.reshape(n, d, h, w)
     if impl == "views":
+        kh = kh if position is None else kh - position
         padding = (pad, pad, pad, pad)
-        out = _window_attention_views(qh, F.pad(kh, padding, mode="reflect"), F.pad(vh, padding, mode="reflect"), kernel)
-    else:
-        dtype = _compute_dtype(qh, kh, vh)
-        work = torch.float64 if dtype == torch.float64 else torch.float32
-        with torch.autocast(q.device.type, enabled=False):
-            out = _fused_window_attention(qh.to(work), kh.to(work), vh.to(work), kernel).to(dtype)
+        out = _window_attention_views(qh * scale, F.pad(kh, padding, mode="reflect"), F.pad(vh, padding, mode="reflect"),
+                                      kernel)
+        return out.reshape(b, c, h, w)
+    dtype = _compute_dtype(q, k, v) if position is None else _compute_dtype(q, k, v, position)
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    with torch.autocast(q.device.type, enabled=False):
+        qh = qh.to(work) * (scale * _kernels().LOG2E)  # the kernels take base-2 logits
+        kh = kh.to(work) if position is None else kh.to(work) - position.to(work)
+        out = _fused_window_attention(qh, kh, vh.to(work), kernel).to(dtype)
     return out.reshape(b, c, h, w)
 
 
