@@ -47,8 +47,6 @@ _PUBLIC: dict[str, str] = {
     "describe": "rsmif_core.plugins.factory",
     # operators
     "dynamic_conv2d": "rsmif_core.ops.attention",
-    "dynamic_conv3x3_per_pixel": "rsmif_core.ops.attention",
-    "dynamic_conv3x3_per_sample": "rsmif_core.ops.attention",
     "local_window_attention": "rsmif_core.ops.attention",
     "position_grid": "rsmif_core.ops.attention",
     "haar_dwt": "rsmif_core.ops.wavelets",
@@ -101,8 +99,6 @@ __all__ = [
     "decimate",
     "describe",
     "dynamic_conv2d",
-    "dynamic_conv3x3_per_pixel",
-    "dynamic_conv3x3_per_sample",
     "filter_replicate",
     "haar_dwt",
     "haar_iwt",
@@ -142,8 +138,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from rsmif_core.lazy import lazy_attributes
     from rsmif_core.ops.attention import (
         dynamic_conv2d,
-        dynamic_conv3x3_per_pixel,
-        dynamic_conv3x3_per_sample,
         local_window_attention,
         position_grid,
     )

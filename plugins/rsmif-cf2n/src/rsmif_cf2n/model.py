@@ -79,4 +79,4 @@ class CF2N(FusionModel):
         for fscfm, mdi in zip(self.fscfm, self.mdi):
             _, out = fscfm(features, spectral)
             features = mdi(out, pan_features)
-        return FusionOutput(fused=lms + self.injection(features))
+        return FusionOutput(fused=(lms + self.injection(features)).contiguous())  # NCHW, whatever the layout inside

@@ -24,8 +24,8 @@ class RSANet(FusionModel):
 
     Hyper-parameters (authors' values as defaults): ``features`` 32, ``blocks`` 3 (named RB1…RBn),
     ``kernel_att`` 7, ``kernel_conv`` 3, ``heads`` 3 (must divide kernel_conv²), ``recursions`` 4 (SA layers per RSAM);
-    ``attention_impl`` "auto" / "shifts" / "views" picks how the attention windows are computed (same numbers;
-    see :func:`rsmif_core.ops.attention.local_window_attention`).
+    ``attention_impl`` "auto" / "fused" / "views" picks how the attention windows are computed (same numbers to
+    float rounding; see :func:`rsmif_core.local_window_attention`).
     """
 
     speed_arguments = ("attention_impl",)
