@@ -67,6 +67,12 @@ class RAMSF(FusionModel):
     outputs ``nir_dim − 1`` channels plus one logit).
     """
 
+    # Measured (rsmif_core.evaluation.scene.measure_receptive_field; tiles agree to 1.2e-7 beyond it). One Haar level
+    # and one 2× pooling on the guide grid: tile origins on even pixels. The outermost 3 pixels of an image still
+    # depend on its size (the zero-padded coordinate map of the queries), whole or tiled.
+    receptive_field = 19
+    tile_alignment = 2
+
     def __init__(
         self,
         spectral_bands: int,
