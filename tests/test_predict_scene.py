@@ -347,3 +347,16 @@ def test_a_failing_writer_stops_the_run_promptly(pnn_run: Path, tmp_path: Path, 
         run_prediction(setup)
     assert time.monotonic() - started < 60
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ms.tif", "pan.tif"]
+
+
+def test_mixed_precision_batches(pnn_run: Path, tmp_path: Path) -> None:
+    pan_path, ms_path = write_scene(tmp_path, 64, 64, ratio=4, bands=4)
+    outs = {}
+    for precision in ("no", "bf16"):
+        outs[precision] = tmp_path / f"{precision}.tif"
+        code, text = predict(str(pnn_run), "--pan", str(pan_path), "--ms", str(ms_path), "--out", str(outs[precision]),
+                             "--precision", precision, "--batch-size", "4", "--tile-size", "16", "--dtype", "float32")
+        assert code == 0, text
+        assert ("precision bf16" if precision == "bf16" else "precision fp32") in text
+    diff = np.abs(read(outs["bf16"]) - read(outs["no"])) / 2047.0
+    assert 0 < diff.max() < 1e-2  # bfloat16 has 8 bits of mantissa
