@@ -39,6 +39,9 @@ class CF2N(FusionModel):
     * ``lowpass_size`` (default 3): window of the parameter-free HF/LF split.
     """
 
+    receptive_field = None  # global average pooling (AWF, FSCFM kernels, injection gain): no margin is enough
+    tile_alignment = 2  # one Haar level on the guide grid (FD2R)
+
     def __init__(
         self,
         spectral_bands: int,

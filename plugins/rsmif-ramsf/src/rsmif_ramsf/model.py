@@ -74,6 +74,11 @@ class RAMSF(FusionModel):
     """
 
     speed_arguments = ("query_block_rows", "query_recompute", "query_last_layer")
+    # Measured (rsmif_core.evaluation.scene.measure_receptive_field; tiles agree to 1.2e-7 beyond it). One Haar level
+    # and one 2× pooling on the guide grid: tile origins on even pixels. The outermost 3 pixels of an image still
+    # depend on its size (the zero-padded coordinate map of the queries), whole or tiled.
+    receptive_field = 19
+    tile_alignment = 2
 
     def __init__(
         self,

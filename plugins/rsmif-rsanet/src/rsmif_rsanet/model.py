@@ -29,6 +29,9 @@ class RSANet(FusionModel):
     """
 
     speed_arguments = ("attention_impl",)
+    # The attention's positional term is conv_p of a position grid spanning the input, so every output depends
+    # on the input's size: tiles never equal whole-image inference exactly (its local reach is 96 guide pixels).
+    receptive_field = None
 
     authors_unused_keys = (r"\.dep_conv\.(weight|bias)$",)
 
