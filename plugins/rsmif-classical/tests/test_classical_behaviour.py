@@ -160,3 +160,22 @@ def test_edgetaper_blurs_only_near_the_border() -> None:
     torch.testing.assert_close(tapered[..., 12:-12, 12:-12], x[..., 12:-12, 12:-12], rtol=0, atol=1e-12)
     assert tapered.min() >= x.min() and tapered.max() <= x.max()
     assert not torch.allclose(tapered[..., 0, :], x[..., 0, :])
+
+
+def test_bdsd_on_a_non_square_image_estimates_one_global_injection(toolbox_scene: Loader) -> None:
+    """The benchmark's one block of the image height fails on non-square images; the default estimates the
+    injection over the whole image, which is the least-squares fit of the reduced-resolution detail."""
+    from rsmif_classical.bdsd import _reduced
+
+    square = toolbox_scene("landsat7").batch  # 128×128, ratio 2
+    batch = rsmif_core.Batch(pan=square.pan[..., :, :96], ms=square.ms[..., :, :48], lms=square.lms[..., :, :96],
+                             meta=square.meta)
+    model = BDSD(batch.spectral_bands, 1, 2)
+    fused = _fuse("bdsd", batch)
+    pan_lp, ms_orig, ms_lp = _reduced(model.scene(batch))
+    design = torch.cat([ms_lp, pan_lp], dim=1).flatten(2).transpose(1, 2)[0]
+    gamma = torch.linalg.lstsq(design, (ms_orig - ms_lp).flatten(2).transpose(1, 2)[0]).solution
+    scene = model.scene(batch)
+    expected = scene.lms + (torch.cat([scene.lms, scene.pan], dim=1).flatten(2).transpose(1, 2)[0] @ gamma).T.reshape(
+        scene.lms.shape)
+    torch.testing.assert_close(fused * batch.meta.max_value, expected, rtol=1e-9, atol=1e-6)
