@@ -12,33 +12,16 @@ Results are identical whatever the thread count.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
 
+from rsmif_core.ops.threads import worker_pool
+
 CHUNK_ELEMENTS = 1 << 17
-
-_pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
-_pool_lock = threading.Lock()
-_inside = threading.local()
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_key
-    key = (os.getpid(), workers)
-    with _pool_lock:
-        if _pool is None or _pool_key != key:
-            if _pool is not None and _pool_key[0] == key[0]:
-                _pool.shutdown(wait=False)
-            # a forked child (e.g. a DataLoader worker) inherits the pool object but not its threads
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsmif-metrics")
-            _pool_key = key
-        return _pool
+_inside = threading.local()  # set in pool threads: a nested call runs inline
 
 
 def chunk_slices(n: int, per_item: int, target: int = CHUNK_ELEMENTS) -> list[slice]:
@@ -76,7 +59,7 @@ def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CH
     else:
         # round-robin: chunk i goes to thread i % workers and comes back to position i
         groups = [parts[i::workers] for i in range(workers)]
-        futures = [_executor(workers).submit(_run, func, g) for g in groups]
+        futures = [worker_pool("metrics", workers).submit(_run, func, g) for g in groups]
         done = [f.result() for f in futures]
         results = [done[i % workers][i // workers] for i in range(len(parts))]
     return results[0] if len(results) == 1 else torch.cat(results)

@@ -26,15 +26,14 @@ into the padded key / value gradients).
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 from numba import njit
+
+from rsmif_core.ops.threads import worker_pool
 
 LOG2E = 1.4426950408889634  # the caller scales q by it: the kernels' logits are base-2, their softmax uses 2**x
 _LN2 = 0.6931471805599453
@@ -330,24 +329,6 @@ def dynamic_conv_grad_input(grad_cols: np.ndarray, taps: np.ndarray, s0: int, r0
 
 # ------------------------------------------------------------------------------------------ parallel parts
 
-_pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] = (0, 0)  # (process id, workers) the pool was made for
-_pool_lock = threading.Lock()
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_key
-    key = (os.getpid(), workers)
-    with _pool_lock:
-        if _pool is None or _pool_key != key:
-            if _pool is not None and _pool_key[0] == key[0]:
-                _pool.shutdown(wait=False)
-            # a forked child (e.g. a DataLoader worker) inherits the pool object but not its threads
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsmif-window")
-            _pool_key = key
-        return _pool
-
-
 # A part of a parallel kernel call covers at least this many query pixels (per head): about a millisecond of
 # work, so that handing it to another thread (which, on a busy machine, may wait for a time slice) pays.
 MIN_PART_PIXELS = 1 << 14
@@ -359,7 +340,7 @@ def run_in_parts(kernel: Callable[..., None], total: int, pixels_per_item: int, 
     item is computed by one part, so the result is the same for any thread count."""
     workers = max(1, min(torch.get_num_threads(), total, total * pixels_per_item // MIN_PART_PIXELS))
     bounds = [total * j // workers for j in range(workers + 1)]
-    futures = [_executor(workers - 1).submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, workers)]
+    futures = [worker_pool("window", workers - 1).submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, workers)]
     kernel(*args, bounds[0], bounds[1])
     for future in futures:
         future.result()
