@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rsmif_core.errors import RsmifError, UsageError
 from rsmif_core.evaluation.scoring import MetricSet
 from rsmif_core.types import Batch, BatchMeta, FusionOutput, LossOutput, collate
 
@@ -82,8 +83,14 @@ def evaluate(
             local = item if isinstance(item, ItemBatch) else ItemBatch(item, [{} for _ in range(len(item))])
             batch = local.batch
             t0 = time.perf_counter()
-            with accelerator.autocast():
-                output = model(batch)
+            try:
+                with accelerator.autocast():
+                    output = model(batch)
+            except ValueError as exc:  # how models refuse an input they cannot fuse (size, bands, ratio)
+                if isinstance(exc, RsmifError):
+                    raise
+                raise UsageError(f"{type(model).__name__} cannot fuse image(s) {', '.join(map(str, batch.meta.ids))}: "
+                                 f"{exc}") from exc
             fused = output.fused.float()
             _sync(device)
             t1 = time.perf_counter()

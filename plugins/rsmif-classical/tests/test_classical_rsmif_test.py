@@ -57,3 +57,17 @@ def test_rsmif_test_of_every_classical_model_equals_the_toolbox(scene_name: str,
         for name, column in COLUMNS.items():
             ours, theirs = float(row[column]), toolbox[method][name]
             assert ours == pytest.approx(theirs, rel=1e-3), f"{method} {name}: rsmif test {ours}, toolbox {theirs}"
+
+
+def test_an_input_the_method_cannot_fuse_is_a_usage_error_naming_the_image(tmp_path: Path) -> None:
+    """BDSD with blocks that do not divide the test image refuses it: exit 2, the model and image named."""
+    from click.testing import CliRunner
+
+    from rsmif_core.cli import cli
+
+    quickstart = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+    result = CliRunner().invoke(cli, ["test", str(quickstart), "model.name=bdsd", "model.args.block_size=24",
+                                      "--type", "rr", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "BDSD cannot fuse image(s)" in result.output and "divide the image size" in result.output
+    assert "unexpected" not in result.output
