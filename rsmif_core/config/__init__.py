@@ -1,6 +1,6 @@
 """Run configuration: a YAML file plus command-line overrides, validated before anything runs."""
 
-from rsmif_core.config.load import ConfigError, load_config, to_yaml
+from rsmif_core.config.load import ConfigError, load_config, resolve_config, shipped_config, to_yaml
 from rsmif_core.config.schema import (
     DataSection,
     DatasetSection,
@@ -27,5 +27,7 @@ __all__ = [
     "ScheduleSection",
     "TrainerSection",
     "load_config",
+    "resolve_config",
+    "shipped_config",
     "to_yaml",
 ]
