@@ -28,6 +28,7 @@ _PUBLIC: dict[str, str] = {
     "FusionOutput": "rsmif_core.types",
     "LossOutput": "rsmif_core.types",
     "collate": "rsmif_core.types",
+    "lazy_attributes": "rsmif_core.lazy",
     # plugins and registry
     "hookimpl": "rsmif_core.plugins.hookspecs",
     "Register": "rsmif_core.plugins.hookspecs",
@@ -46,8 +47,6 @@ _PUBLIC: dict[str, str] = {
     "describe": "rsmif_core.plugins.factory",
     # operators
     "dynamic_conv2d": "rsmif_core.ops.attention",
-    "dynamic_conv3x3_per_pixel": "rsmif_core.ops.attention",
-    "dynamic_conv3x3_per_sample": "rsmif_core.ops.attention",
     "local_window_attention": "rsmif_core.ops.attention",
     "position_grid": "rsmif_core.ops.attention",
     "haar_dwt": "rsmif_core.ops.wavelets",
@@ -100,8 +99,6 @@ __all__ = [
     "decimate",
     "describe",
     "dynamic_conv2d",
-    "dynamic_conv3x3_per_pixel",
-    "dynamic_conv3x3_per_sample",
     "filter_replicate",
     "haar_dwt",
     "haar_iwt",
@@ -109,6 +106,7 @@ __all__ = [
     "imresize",
     "interp23tap",
     "interp23tap_general",
+    "lazy_attributes",
     "local_window_attention",
     "lp_filter_gauss",
     "ms_gains",
@@ -137,10 +135,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from rsmif_core.errors import RsmifError, RunFailure, UsageError
+    from rsmif_core.lazy import lazy_attributes
     from rsmif_core.ops.attention import (
         dynamic_conv2d,
-        dynamic_conv3x3_per_pixel,
-        dynamic_conv3x3_per_sample,
         local_window_attention,
         position_grid,
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from rsmif_core.errors import RunFailure, UsageError
 from rsmif_core.plugins.manager import normalise_distribution, registry
-from rsmif_core.types import TASKS
+from rsmif_core.tasks import TASKS
 
 TEMPLATE_NAME = "method-plugin"
 LICENSES = ("Apache-2.0", "MIT", "BSD-3-Clause")

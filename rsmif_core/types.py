@@ -16,8 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from rsmif_core.errors import UsageError
+from rsmif_core.tasks import TASKS
 
-TASKS: tuple[str, ...] = ("pansharpening", "hyperspectral", "sar-optical", "ms-hs")
+__all__ = ["TASKS", "Batch", "BatchError", "BatchMeta", "FusionDataset", "FusionModel", "FusionOutput", "LossOutput",
+           "collate", "shape_text"]
 
 
 class BatchError(UsageError):
@@ -209,6 +211,13 @@ class FusionModel(nn.Module):
     speed_arguments: ClassVar[tuple[str, ...]] = ()  # arguments that change only speed or memory, not results
     authors_unused_keys: ClassVar[tuple[str, ...]] = ()
     authors_key_renames: ClassVar[dict[str, str]] = {}
+    # For ``rsmif predict`` (tiled whole scenes). ``receptive_field``: how far, in guide pixels, an output pixel
+    # can see from its own position (the tile margin that makes a tiled mosaic equal whole-image inference);
+    # None when no margin does (statistics over the whole image, size-dependent terms) or nobody measured it.
+    # ``tile_alignment``: tile origins must be multiples of it (and of the ratio) for the same output, in guide
+    # pixels (2 for one 2× pooling or wavelet level on the guide grid). See rsmif_core.evaluation.scene.
+    receptive_field: ClassVar[int | None] = None
+    tile_alignment: ClassVar[int] = 1
     arguments: dict[str, Any]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:

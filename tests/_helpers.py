@@ -25,13 +25,14 @@ def make_distribution(root: Path, dist: str, module: str, source: str, entry_nam
     return info
 
 
-def wv2_geotiff_pair(shared: Path, folder: Path, nodata_columns: tuple[int, int] | None = (70, 76)
-                     ) -> tuple[Path, Path]:
+def wv2_geotiff_pair(shared: Path, folder: Path, nodata_columns: tuple[int, int] | None = (70, 76),
+                     window: tuple[int, int, int, int] | None = None) -> tuple[Path, Path]:
     """The shared WorldView-2 scene as a proper PAN/MS GeoTIFF pair in ``folder``: ``pan.tif`` (600×600
     uint16, 0.5 m) and ``ms.tif`` (4 bands blue, green, red, NIR1, 150×150 uint16 at the native 2 m: the
     shipped 1 m file is a 2× nearest copy), same CRS (EPSG:32631), nodata 0 in both. Besides the scene's
     own no-data (zeros in its top 60 MS rows), the MS columns ``nodata_columns`` [start, stop) and the PAN
-    columns under them are set to no-data, a strip across the whole scene."""
+    columns under them are set to no-data, a strip across the whole scene. ``window`` (MS row, column,
+    height, width) crops both to a part of the scene (after the no-data strip)."""
     import numpy as np
     import rasterio
 
@@ -47,6 +48,14 @@ def wv2_geotiff_pair(shared: Path, folder: Path, nodata_columns: tuple[int, int]
         start, stop = nodata_columns
         ms[:, :, start:stop] = 0
         pan[:, :, 4 * start : 4 * stop] = 0
+    if window is not None:
+        row, col, height, width = window
+        ms = ms[:, row : row + height, col : col + width]
+        pan = pan[:, 4 * row : 4 * (row + height), 4 * col : 4 * (col + width)]
+        ms_profile |= {"height": height, "width": width,
+                       "transform": ms_profile["transform"] @ rasterio.Affine.translation(col, row)}
+        pan_profile = pan_profile | {"height": 4 * height, "width": 4 * width, "transform": pan_profile["transform"]
+                                     @ rasterio.Affine.translation(4 * col, 4 * row)}
     paths = folder / "pan.tif", folder / "ms.tif"
     for path, array, profile in ((paths[0], pan, pan_profile), (paths[1], ms.astype(np.uint16), ms_profile)):
         profile = profile | {"driver": "GTiff", "dtype": "uint16", "nodata": 0, "count": array.shape[0]}

@@ -188,3 +188,14 @@ def test_unknown_name_suggests_close_matches(fresh_plugins: None) -> None:
         rsmif_core.create_model("pnm", spectral_bands=4, guide_bands=1, ratio=4)
     with pytest.raises(rsmif_core.RegistryError, match="unknown kind"):
         rsmif_core.available("modelz")
+
+
+def test_help_imports_no_heavy_module() -> None:
+    """``rsmif --help`` lists every command, plugin commands included, without importing torch, pydantic
+    or the models (what makes it fast)."""
+    code = ("import sys\nimport rsmif_core.cli as cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'pydantic', 'scipy', 'h5py', 'rsmif_ramsf.model') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Commands:" in done.stdout and "score" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

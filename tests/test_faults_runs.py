@@ -223,3 +223,21 @@ def test_a_pickled_pth_is_refused_with_how_to_convert_it(kit: Path, tmp_path: Pa
     code, text = run(["test", str(config), "--checkpoint", str(pth), "--out", str(tmp_path / "o")])
     assert code == 2 and "not a loadable state_dict" in text and "torch.save(model.state_dict()" in text
     assert "weights_only=False" not in text
+
+
+def test_data_info_checks_every_item_for_nan_and_no_data(tmp_path: Path) -> None:
+    from data.fixtures import PAN_KEYS, fusion_arrays, write_h5
+
+    arrays = fusion_arrays(n=40, bands=4, size=16)
+    arrays["pan"][25, 0, 3, 3] = float("nan")  # far from the items a sample of 8 would read
+    arrays["gt"][31] = 0.0  # an item without data
+    path = write_h5(tmp_path / "train_wv3.h5", arrays, PAN_KEYS)
+    before = fingerprint(tmp_path)
+    code, out = run(["data", "info", str(path)])
+    assert code == 1, out
+    assert "key 'pan': 1 items hold NaN or infinite values (items 25)" in out
+    assert "key 'gt': 1 items hold no data (all zero: items 31)" in out
+    assert "every one of 40 items checked" in out
+    code, out = run(["data", "info", str(path), "--sample", "4"])  # a quick look says what it checked
+    assert "4 of 40 items checked" in out
+    assert fingerprint(tmp_path) == before

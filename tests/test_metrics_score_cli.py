@@ -43,8 +43,9 @@ def test_reduced_resolution_from_mat_and_npy_directories(tmp_path: Path) -> None
         savemat(fused_dir / f"img{i}.mat", {"sr": fused / 2047})  # authors' solver output: [0, 1], key 'sr'
         np.save(ref_dir / f"img{i}.npy", gt)  # H×W×C
     out = tmp_path / "scores.csv"
-    result = CliRunner().invoke(cli, ["score", "--fused", str(fused_dir), "--reference", str(ref_dir),
-                                      "--metrics", "sam,ergas,q2n,rmse", "--csv", str(out), "--per-image"])
+    result = CliRunner().invoke(cli, ["score", "--fused", str(fused_dir), "--reference", str(ref_dir), "--max-value",
+                                      "2047", "--ratio", "4", "--metrics", "sam,ergas,q2n,rmse", "--csv", str(out),
+                                      "--per-image"])
     assert result.exit_code == 0, result.output
     assert "already divided by max_value" in result.output
     rows = _read_csv(out)
@@ -92,14 +93,85 @@ def test_clear_errors(tmp_path: Path) -> None:
     np.save(tmp_path / "gt.npy", gt)
     np.save(tmp_path / "fused.npy", fused[:, :, :3])
     runner = CliRunner()
-    result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy"), "--reference", str(tmp_path / "gt.npy")])
+    result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy"), "--reference", str(tmp_path / "gt.npy"),
+                                 "--max-value", "2047", "--ratio", "4"])
     assert result.exit_code == 2 and "does not match gt" in result.output
     result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy")])
     assert result.exit_code == 2 and "--reference" in result.output
     result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "missing.npy"), "--reference", str(tmp_path / "gt.npy")])
     assert result.exit_code == 2 and "no such file" in result.output
     result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy"), "--pan", "a", "--ms", "b"])
-    assert result.exit_code == 2 and "--sensor is needed" in result.output
+    assert result.exit_code == 2 and "a: no such file" in result.output
+    result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy"), "--pan", str(tmp_path / "gt.npy"),
+                                 "--ms", str(tmp_path / "gt.npy")])
+    assert result.exit_code == 2 and "--sensor is needed" in result.output and "the files record none" in result.output
     result = runner.invoke(cli, ["score", "--fused", str(tmp_path / "fused.npy"), "--reference", str(tmp_path / "gt.npy"),
                                  "--metrics", "hqnr"])
     assert result.exit_code != 0 and "does not apply" in result.output
+
+
+def _folders(tmp_path: Path, fused_names: list[str], ref_names: list[str]) -> tuple[Path, Path, list]:
+    fused_dir, ref_dir = tmp_path / "fused", tmp_path / "gt"
+    fused_dir.mkdir()
+    ref_dir.mkdir()
+    scenes = [_scene(s) for s in range(len(fused_names))]
+    for name, (_, fused) in zip(fused_names, scenes):
+        np.save(fused_dir / f"{name}.npy", fused)
+    for name, (gt, _) in zip(ref_names, scenes):
+        np.save(ref_dir / f"{name}.npy", gt)
+    return fused_dir, ref_dir, scenes
+
+
+def test_folders_pair_by_file_name_not_by_order(tmp_path: Path) -> None:
+    fused_dir, ref_dir, scenes = _folders(tmp_path, ["b", "a"], ["b", "a"])
+    out = tmp_path / "s.csv"
+    result = CliRunner().invoke(cli, ["score", "--fused", str(fused_dir), "--reference", str(ref_dir), "--max-value",
+                                      "2047", "--ratio", "4", "--metrics", "sam", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(out)
+    for name, (gt, fused) in zip(["b", "a"], scenes):
+        assert rows[name]["sam"] == pytest.approx(fn.sam(_t(fused), _t(gt)).item(), rel=1e-9)
+
+
+def test_unmatched_names_are_listed_not_scored(tmp_path: Path) -> None:
+    fused_dir, ref_dir, _ = _folders(tmp_path, ["img0", "img1"], ["img0", "other"])
+    result = CliRunner().invoke(cli, ["score", "--fused", str(fused_dir), "--reference", str(ref_dir),
+                                      "--max-value", "2047", "--ratio", "4"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "pair their images by file name" in text and "no reference image for fused img1" in text
+    assert "no fused image for reference other" in text
+
+
+def test_scale_sensor_and_ratio_come_from_the_files(tmp_path: Path) -> None:
+    import h5py
+    from scipy.io import savemat
+
+    gt, fused = _scene(0)
+    gt12, fused12 = gt * 2, fused * 2  # 12-bit data: values up to 2x those of 11-bit
+    savemat(tmp_path / "fused.mat", {"sr": fused12 / 4095, "max_value": 4095.0, "sensor": "wv2", "ratio": 4})
+    with h5py.File(tmp_path / "ref.h5", "w") as f:
+        f["gt"] = gt12.transpose(2, 0, 1)[None]
+        f.attrs["max_value"] = 4095.0
+    out = tmp_path / "s.csv"
+    result = CliRunner().invoke(cli, ["score", "--fused", str(tmp_path / "fused.mat"), "--reference",
+                                      str(tmp_path / "ref.h5"), "--metrics", "ergas,q2n", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "max_value 4095.0 as recorded" in " ".join(result.output.split())
+    expected = fn.ergas(_t(fused12), _t(gt12), 4).item()
+    assert _read_csv(out)["fused"]["ergas"] == pytest.approx(expected, rel=1e-6)
+    # the same data scored on an 11-bit scale is refused, not silently wrong
+    result = CliRunner().invoke(cli, ["score", "--fused", str(tmp_path / "fused.mat"), "--reference",
+                                      str(tmp_path / "ref.h5"), "--max-value", "2047", "--metrics", "ergas"])
+    assert result.exit_code == 2 and "above the scale max_value 2047" in " ".join(result.output.split())
+
+
+def test_files_that_disagree_on_their_scale_are_refused(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    gt, fused = _scene(0)
+    savemat(tmp_path / "fused.mat", {"sr": fused / 2047, "max_value": 2047.0})
+    savemat(tmp_path / "ref.mat", {"gt": gt / 1023, "max_value": 1023.0})
+    result = CliRunner().invoke(cli, ["score", "--fused", str(tmp_path / "fused.mat"), "--reference",
+                                      str(tmp_path / "ref.mat"), "--ratio", "4"])
+    assert result.exit_code == 2 and "records max_value" in " ".join(result.output.split())

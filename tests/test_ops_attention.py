@@ -9,19 +9,11 @@ import torch.nn.functional as F
 from rsmif_core.ops import attention
 from rsmif_core.ops.attention import (
     dynamic_conv2d,
-    dynamic_conv3x3_per_pixel,
-    dynamic_conv3x3_per_sample,
     local_window_attention,
     position_grid,
 )
-from rsmif_core.testing import single_thread
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a shared CPU, OpenMP barriers cost more than the work."""
-    with single_thread():
-        yield
+IMPLS = ["fused", "views"]
 
 
 def unfolded_attention(q, k, v, heads, kernel, pe):
@@ -57,34 +49,85 @@ def test_position_grid_matches_linspace():
     assert torch.allclose(grid[0, 1, :, 2], torch.linspace(-1, 1, 3))
 
 
-@pytest.mark.parametrize("impl", ["shifts", "views"])
-@pytest.mark.parametrize("shape", [(2, 9, 12, 10), (1, 6, 4, 5)])
+# (B, C, H, W): odd sizes, batch 1, a 4×4 image under 7×7 windows (the smallest that reflection padding allows)
+SHAPES = [(2, 9, 12, 10), (1, 6, 4, 5), (1, 9, 4, 4), (3, 9, 7, 13)]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", SHAPES)
 def test_attention_matches_unfolded(shape, impl):
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(shape, generator=g) for _ in range(3))
     heads = 3
     pe = torch.randn(1, shape[1] // heads, *shape[2:], generator=g)
     ours = local_window_attention(q, k, v, heads, 7, position=pe, impl=impl)
-    ref = unfolded_attention(q, k, v, heads, 7, pe)
+    ref = unfolded_attention(q.double(), k.double(), v.double(), heads, 7, pe.double())
+    assert ours.dtype == torch.float32
     assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 
-@pytest.mark.parametrize("impl", ["shifts", "views"])
-def test_attention_gradients_match_unfolded(impl):
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", [(2, 9, 8, 9), (1, 9, 4, 4)])
+def test_attention_gradients_match_unfolded(impl, shape):
     g = torch.Generator().manual_seed(1)
-    tensors = [torch.randn(2, 9, 8, 9, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
-    pe = torch.randn(1, 3, 8, 9, generator=g, dtype=torch.float64, requires_grad=True)
-    grad_out = torch.randn(2, 9, 8, 9, generator=g, dtype=torch.float64)
+    tensors = [torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    pe = torch.randn(1, 3, *shape[2:], generator=g, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(shape, generator=g, dtype=torch.float64)
     ours = torch.autograd.grad(local_window_attention(*tensors, 3, 7, position=pe, impl=impl), [*tensors, pe], grad_out)
     ref = torch.autograd.grad(unfolded_attention(*tensors, 3, 7, pe), [*tensors, pe], grad_out)
     for a, b in zip(ours, ref):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
 
 
-def test_attention_gradcheck_shifts():
+def test_fused_attention_float32_gradients_match_float64():
+    g = torch.Generator().manual_seed(6)
+    tensors = [torch.randn(2, 9, 11, 6, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    grad_out = torch.randn(2, 9, 11, 6, generator=g, dtype=torch.float64)
+    ref = torch.autograd.grad(unfolded_attention(*tensors, 3, 7, torch.zeros(1, 3, 11, 6, dtype=torch.float64)),
+                              tensors, grad_out)
+    single = [t.detach().float().requires_grad_() for t in tensors]
+    ours = torch.autograd.grad(local_window_attention(*single, 3, 7, impl="fused"), single, grad_out.float())
+    for a, b in zip(ours, ref):
+        assert a.dtype == torch.float32
+        assert (a.double() - b).abs().max() <= 1e-5 * b.abs().max()
+
+
+def test_fused_attention_gradcheck():
     g = torch.Generator().manual_seed(4)
     args = [torch.randn(1, 4, 4, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
-    assert torch.autograd.gradcheck(lambda q, k, v: local_window_attention(q, k, v, 2, 3, impl="shifts"), args)
+    assert torch.autograd.gradcheck(lambda q, k, v: local_window_attention(q, k, v, 2, 3, impl="fused"), args)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_attention_takes_non_contiguous_inputs(impl):
+    """q, k, v as channel slices of one fused q/k/v map, and a channels-last input."""
+    g = torch.Generator().manual_seed(7)
+    qkv = torch.randn(2, 27, 9, 8, generator=g)
+    q, k, v = qkv.chunk(3, dim=1)
+    pe = torch.randn(1, 3, 9, 8, generator=g)
+    ref = local_window_attention(q.contiguous(), k.contiguous(), v.contiguous(), 3, 7, position=pe, impl=impl)
+    torch.testing.assert_close(local_window_attention(q, k, v, 3, 7, position=pe, impl=impl), ref, rtol=0, atol=0)
+    last = q.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(local_window_attention(last, k, v, 3, 7, position=pe, impl=impl), ref, rtol=0, atol=0)
+
+
+def test_fused_attention_does_not_depend_on_the_thread_count():
+    g = torch.Generator().manual_seed(8)
+    shape = (4, 9, 64, 64)  # 12 images × 4096 pixels: three parts of the kernels' work with 3 threads
+    q, k, v = (torch.randn(shape, generator=g, requires_grad=True) for _ in range(3))
+    grad_out = torch.randn(shape, generator=g)
+    previous = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            out = local_window_attention(q, k, v, 3, 7, impl="fused")
+            results.append((out, *torch.autograd.grad(out, (q, k, v), grad_out)))
+    finally:
+        torch.set_num_threads(previous)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert torch.equal(a, b)
 
 
 def test_attention_rejects_bad_input():
@@ -95,22 +138,21 @@ def test_attention_rejects_bad_input():
     with pytest.raises(ValueError, match="heads"):
         local_window_attention(y, y, y, 3, 7)
     with pytest.raises(ValueError, match="impl"):
-        local_window_attention(y, y, y, 2, 7, impl="fast")
+        local_window_attention(y, y, y, 2, 7, impl="shifts")
 
 
 @pytest.mark.parametrize(("in_planes", "out_planes"), [(5, 4), (1, 6), (3, 5), (4, 4)])
 @pytest.mark.parametrize("padding", [1, 0, 2])
-@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])
-def test_dynamic_conv_per_pixel_matches_unfolded(monkeypatch, in_planes, out_planes, padding, chunk_bytes):
-    """Both evaluation orders (GEMM first when the output is no wider than the input, as in AFM; shifted
-    products first when wider, as TSAM's 1 -> 32 head) and both chunkings equal the unfold formulation."""
-    monkeypatch.setattr(attention, "_CPU_CHUNK_BYTES", chunk_bytes)
+@pytest.mark.parametrize("piece_elements", [1, 200, attention.PIECE_ELEMENTS])
+def test_dynamic_conv_per_pixel_matches_unfolded(in_planes, out_planes, padding, piece_elements):
+    """Narrower and wider outputs than inputs (AFM; TSAM's 1 -> 32 head), and pieces of one row, a few rows and
+    a whole sample, equal the unfold formulation."""
     g = torch.Generator().manual_seed(in_planes * 10 + out_planes)
     x = torch.randn(2, in_planes, 9, 7, generator=g, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(out_planes, in_planes, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
     size = (9 + 2 * padding - 2, 7 + 2 * padding - 2)
     taps = torch.rand(2, 9, *size, generator=g, dtype=torch.float64, requires_grad=True)
-    ours = dynamic_conv2d(x, taps, weight, padding=padding)
+    ours = attention._dynamic_conv_per_pixel(x, taps, weight, padding, piece_elements)
     ref = unfolded_dynamic_conv(x, taps, weight, padding)
     torch.testing.assert_close(ours, ref)
     grad_out = torch.randn(ref.shape, generator=g, dtype=torch.float64)
@@ -134,7 +176,7 @@ def test_dynamic_conv_per_sample_matches_unfolded():
     x = torch.randn(3, 4, 6, 6, generator=g, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
     taps = torch.randn(3, 9, generator=g, dtype=torch.float64, requires_grad=True)
-    ours = dynamic_conv3x3_per_sample(x, taps, weight)
+    ours = dynamic_conv2d(x, taps, weight, padding=1)
     ref = unfolded_dynamic_conv(x, taps[:, :, None, None], weight, 1)
     torch.testing.assert_close(ours, ref)
     grad_out = torch.randn(ref.shape, generator=g, dtype=torch.float64)
@@ -143,11 +185,10 @@ def test_dynamic_conv_per_sample_matches_unfolded():
         torch.testing.assert_close(a, b)
 
 
-def test_dynamic_conv_3x3_alias_and_errors():
+def test_dynamic_conv_errors():
     x = torch.randn(1, 2, 5, 5)
     weight = torch.randn(3, 2, 3, 3)
     taps = torch.rand(1, 9, 5, 5)
-    assert torch.equal(dynamic_conv3x3_per_pixel(x, taps, weight), dynamic_conv2d(x, taps, weight))
     with pytest.raises(ValueError, match="weight"):
         dynamic_conv2d(x, taps, torch.randn(3, 4, 3, 3))
     with pytest.raises(ValueError, match="taps"):
@@ -171,8 +212,33 @@ def test_autocast_bfloat16_forward_and_backward():
     assert weight.grad is not None and weight.grad.dtype == torch.float32
 
 
-def test_small_op_thread_policy_is_checked(monkeypatch):
-    monkeypatch.setenv(attention.SMALL_OP_THREADS_ENV, "many")
-    x = torch.randn(1, 3, 8, 8)
-    with pytest.raises(ValueError, match="RSMIF_SMALL_OP_THREADS"):
-        local_window_attention(x, x, x, 1, 3)
+def test_dynamic_conv_takes_non_contiguous_inputs():
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 4, 6, 7, generator=g).contiguous(memory_format=torch.channels_last)
+    taps = torch.rand(2, 6, 7, 9, generator=g).permute(0, 3, 1, 2)  # B×9×H×W, non-contiguous
+    weight = torch.randn(3, 4, 3, 3, generator=g)
+    ref = unfolded_dynamic_conv(x.contiguous(), taps.contiguous(), weight, 1)
+    assert (dynamic_conv2d(x, taps, weight) - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+def test_ops_run_under_torch_compile():
+    """torch.compile treats the CPU kernels as opaque calls (graph breaks) and traces the rest; the AOT-autograd
+    backend checks that without a C++ compiler."""
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(2, 4, 8, 8, generator=g, requires_grad=True)
+    conv = torch.nn.Conv2d(4, 27, 1)
+    weight = torch.randn(5, 4, 3, 3, generator=g, requires_grad=True)
+
+    def block(x):
+        q, k, v = conv(x).chunk(3, dim=1)
+        taps = local_window_attention(q, k, v, 3, 7).sigmoid()
+        return dynamic_conv2d(x, taps, weight)
+
+    grad_out = torch.randn(2, 5, 8, 8, generator=g)
+    expected = block(x)
+    expected_grads = torch.autograd.grad(expected, (x, weight), grad_out)
+    compiled = torch.compile(block, backend="aot_eager")
+    out = compiled(x)
+    torch.testing.assert_close(out, expected)
+    for a, b in zip(torch.autograd.grad(out, (x, weight), grad_out), expected_grads):
+        torch.testing.assert_close(a, b)

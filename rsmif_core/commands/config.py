@@ -7,12 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-
-from rsmif_core.config import load_config, shipped_config, to_yaml
-from rsmif_core.errors import UsageError
-from rsmif_core.io import write_text
 
 
 @click.group("config")
@@ -34,6 +28,9 @@ def config_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="shipped configs (rsmif run NAME, rsmif config copy NAME FILE)")
     table.add_column("name", no_wrap=True)  # copied into commands: never folded
     for col in ("plugin", "task", "description"):
@@ -48,6 +45,8 @@ def config_list(as_json: bool) -> None:
 @click.argument("overrides", nargs=-1)
 def config_show(config: str, overrides: tuple[str, ...]) -> None:
     """Print the resolved, validated configuration of CONFIG (a YAML file or a shipped config name)."""
+    from rsmif_core.config import load_config, to_yaml
+
     click.echo(to_yaml(load_config(config, overrides)), nl=False)
 
 
@@ -58,6 +57,10 @@ def config_show(config: str, overrides: tuple[str, ...]) -> None:
 def config_copy(name: str, file: Path, overwrite: bool) -> None:
     """Copy the shipped config NAME to FILE (a folder: FILE/PLUGIN-TASK.yaml) to edit it; run it with
     `rsmif run FILE`."""
+    from rsmif_core.config import shipped_config
+    from rsmif_core.errors import UsageError
+    from rsmif_core.io import write_text
+
     entry = shipped_config(name)
     source = Path(str(entry.factory))
     target = file / f"{name.replace(':', '-')}.yaml" if file.is_dir() else file

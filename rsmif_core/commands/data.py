@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,12 +17,27 @@ def data_group() -> None:
 @data_group.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def info_cmd(path: Path, as_json: bool) -> None:
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Check only this many evenly spread items of each array [default: every item].")
+def info_cmd(path: Path, as_json: bool, sample: int | None) -> None:
     """Print what a data file or folder holds (keys, shapes, dtypes, value ranges, collection, sensor) and
-    what is wrong with it. Exits with status 1 when a problem is found."""
+    what is wrong with it: every item is checked for NaN/inf values and for items without data (all zero).
+    Exits with status 1 when a problem is found."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     from rsmif_core.data.info import format_info, inspect_path
 
-    info = inspect_path(path)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(f"checking {what}", total=total)
+            bar.update(tasks[what], completed=done)
+
+        info = inspect_path(path, sample, progress)
     click.echo(json.dumps(info.as_dict(), indent=2, default=str) if as_json else format_info(info))
 
     def has_problems(i: object) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rsmif_core.scaffold import LICENSES, LOSS_CHOICES, generate_method_plugin
-from rsmif_core.types import TASKS
+from rsmif_core.tasks import TASKS
 
 
 @click.group("new")

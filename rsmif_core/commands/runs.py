@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from rsmif_core.config import load_config
-
 
 @click.command("run")
 @click.argument("config")
@@ -23,6 +21,7 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool, overwrite: bo
     A folder that holds an earlier run is never replaced without --overwrite. Exits 130 on Ctrl-C and 143 on
     SIGTERM after writing a checkpoint.
     """
+    from rsmif_core.config import load_config
     from rsmif_core.run.train import train_and_test
 
     cfg = load_config(config, overrides)
@@ -51,6 +50,7 @@ def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, ki
 
     SOURCE is a finished run folder (its saved config and best weights) or a config file.
     """
+    from rsmif_core.config import load_config
     from rsmif_core.run.test import run_test
 
     run_dir = Path(source)

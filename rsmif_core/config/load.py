@@ -316,9 +316,11 @@ def registry_problems(cfg: RunConfig, check_paths: bool = True) -> list[Problem]
         for i, metric in enumerate(getattr(cfg.eval, group)):
             check.name(f"eval.{group}[{i}]", "metrics", metric)
     best = cfg.trainer.best_metric
-    if best is not None and best != "loss" and best not in cfg.eval.val_metrics:
-        check.problems.append(Problem("trainer.best_metric", best,
-                                      f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)}"))
+    # validation data without reference is scored with eval.fr_metrics (unless val_metrics is set)
+    if best is not None and best != "loss" and best not in cfg.eval.val_metrics + cfg.eval.fr_metrics:
+        check.problems.append(Problem(
+            "trainer.best_metric", best, f"'loss' or one of eval.val_metrics: {', '.join(cfg.eval.val_metrics)} "
+            f"(validation data without reference: eval.fr_metrics: {', '.join(cfg.eval.fr_metrics)})"))
     return check.problems
 
 
@@ -333,7 +335,14 @@ def load_config(
     """
     name, path = str(path), resolve_config(path)
     source = (str(path) if path == Path(name) else f"{name} ({path})") + (" (with command-line overrides)" if overrides else "")
-    tree = _apply_overrides(source, _read_yaml(path), overrides)
+    return config_from_tree(_read_yaml(path), source, overrides, check_registry, check_paths)
+
+
+def config_from_tree(tree: dict[str, Any], source: str, overrides: Sequence[str] = (), check_registry: bool = True,
+                     check_paths: bool = True) -> RunConfig:
+    """A run configuration from a plain tree (what a command assembles) with ``overrides``, checked as a file is;
+    ``source`` names it in messages."""
+    tree = _apply_overrides(source, tree, overrides)
     try:
         cfg = RunConfig.model_validate(tree)
     except ValidationError as exc:

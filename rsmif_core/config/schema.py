@@ -26,6 +26,9 @@ class ModelSection(Section):
 
     name: str = "pnn"
     args: dict[str, Any] = Field(default_factory=dict)
+    # fine-tuning: start from these weights (a run folder, a checkpoint folder, a .safetensors file or the
+    # authors' .pth) instead of a random initialisation; the optimizer and the schedule start afresh
+    init_from: str | None = None
 
 
 class DatasetSection(Section):
@@ -34,7 +37,7 @@ class DatasetSection(Section):
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
     batch_size: PositiveInt = 8
-    num_workers: NonNegativeInt = 0
+    num_workers: NonNegativeInt | None = None  # DataLoader processes; None: what the machine has (run.build)
     shuffle: bool | None = None  # default: True for train, False otherwise
 
 
@@ -94,6 +97,8 @@ class TrainerSection(Section):
     patience: PositiveInt | None = None  # validations without a new best before stopping early; None = never
     # stop when the training loss exceeds this multiple of the first step's loss (divergence); None: only NaN/inf
     divergence_factor: PositiveFloat | None = 1000.0
+    val_at_start: bool = False  # validate before the first step too (the starting point of a fine-tuning)
+    final_weights: Literal["last", "best"] = "last"  # what model.safetensors holds: the last step's or the best
     log_images: bool = True
     log_features: list[str] = Field(default_factory=list)
     progress: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,15 +71,23 @@ def _range(values: np.ndarray) -> tuple[float | None, float | None]:
     return float(finite.min()), float(finite.max())
 
 
-def inspect_path(path: str | Path) -> PathInfo:
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+SCAN_CHUNK = 32  # items read at a time while scanning (bounds memory on big files)
+SHOWN_ITEMS = 8  # item indices named in a problem
+
+
+def inspect_path(path: str | Path, sample: int | None = None, progress: Progress | None = None) -> PathInfo:
+    """What ``path`` holds and what is wrong with it. Every item of an h5 file is checked for NaN/inf and for
+    items without data (all zero), unless ``sample`` limits the check to that many evenly spread items;
+    ``progress`` hears how far the scan is."""
     path = Path(path).expanduser()
     if not path.exists():
         return PathInfo(str(path), "missing", problems=["no such file or folder"])
     if path.is_dir():
-        return _inspect_folder(path)
+        return _inspect_folder(path, sample, progress)
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
-        return _inspect_h5(path)
+        return _inspect_h5(path, sample, progress)
     if suffix in (".tif", ".tiff"):
         return _inspect_tif(path)
     if suffix == ".mat":
@@ -86,7 +95,48 @@ def inspect_path(path: str | Path) -> PathInfo:
     return PathInfo(str(path), "unknown", problems=[f"unsupported file type {suffix!r} (expected .h5, .tif, .mat)"])
 
 
-def _inspect_h5(path: Path) -> PathInfo:
+@dataclass
+class _Scan:
+    """Value range and bad items of one dataset, accumulated chunk by chunk."""
+
+    low: float | None = None
+    high: float | None = None
+    not_finite: list[int] = field(default_factory=list)
+    empty: list[int] = field(default_factory=list)
+
+    def add(self, first: int, chunk: np.ndarray) -> None:
+        flat = chunk.reshape(chunk.shape[0], -1)
+        if np.issubdtype(flat.dtype, np.floating):
+            bad = ~np.isfinite(flat).all(axis=1)
+            self.not_finite += [first + int(i) for i in np.flatnonzero(bad)]
+        self.empty += [first + int(i) for i in np.flatnonzero(~flat.any(axis=1))]
+        low, high = _range(chunk)
+        if low is not None and low == low:  # not NaN
+            self.low = low if self.low is None else min(self.low, low)
+            assert high is not None
+            self.high = high if self.high is None else max(self.high, high)
+
+
+def _items(indices: list[int]) -> str:
+    shown = ", ".join(str(i) for i in indices[:SHOWN_ITEMS])
+    return shown + (f" and {len(indices) - SHOWN_ITEMS} more" if len(indices) > SHOWN_ITEMS else "")
+
+
+def _scan(key: str, obj: Any, sample: int | None, progress: Progress | None) -> _Scan:
+    count = int(obj.shape[0])
+    scan = _Scan()
+    if sample is not None:
+        for i in sample_indices(count, sample):
+            scan.add(i, np.asarray(obj[i : i + 1]))
+        return scan
+    for start in range(0, count, SCAN_CHUNK):
+        scan.add(start, np.asarray(obj[start : start + SCAN_CHUNK]))
+        if progress is not None:
+            progress(key, min(start + SCAN_CHUNK, count), count)
+    return scan
+
+
+def _inspect_h5(path: Path, sample: int | None = None, progress: Progress | None = None) -> PathInfo:
     import h5py
 
     info = PathInfo(str(path), "h5")
@@ -106,15 +156,19 @@ def _inspect_h5(path: Path) -> PathInfo:
             item = ArrayInfo(key, tuple(int(s) for s in obj.shape), str(obj.dtype))
             try:
                 if obj.ndim >= 3 and obj.shape[0] > 0:
-                    idx = sample_indices(obj.shape[0])
-                    ranges = [_range(np.asarray(obj[i])) for i in idx]
-                    item.note = f"range over {len(idx)} of {obj.shape[0]} items"
+                    scan = _scan(key, obj, sample, progress)
+                    checked = obj.shape[0] if sample is None else len(sample_indices(obj.shape[0], sample))
+                    item.note = f"every one of {checked} items checked" if sample is None else \
+                        f"{checked} of {obj.shape[0]} items checked"
+                    item.minimum, item.maximum = scan.low, scan.high
+                    if scan.not_finite:
+                        info.problems.append(f"key {key!r}: {len(scan.not_finite)} items hold NaN or infinite values "
+                                             f"(items {_items(scan.not_finite)})")
+                    if scan.empty:
+                        info.problems.append(f"key {key!r}: {len(scan.empty)} items hold no data (all zero: items "
+                                             f"{_items(scan.empty)})")
                 else:
-                    ranges = [_range(np.asarray(obj[()]))]
-                lows = [r[0] for r in ranges if r[0] is not None]
-                highs = [r[1] for r in ranges if r[1] is not None]
-                item.minimum = min(lows) if lows else None
-                item.maximum = max(highs) if highs else None
+                    item.minimum, item.maximum = _range(np.asarray(obj[()]))
             except OSError as exc:
                 info.problems.append(f"key {key!r}: cannot read values (truncated file?): {exc}")
             info.arrays.append(item)
@@ -194,7 +248,7 @@ def _inspect_mat(path: Path) -> PathInfo:
     return info
 
 
-def _inspect_folder(path: Path) -> PathInfo:
+def _inspect_folder(path: Path, sample: int | None = None, progress: Progress | None = None) -> PathInfo:
     s1_dirs = sorted(d.name for d in path.iterdir() if d.is_dir() and d.name.endswith("_s1") and d.name.startswith("ROIs"))
     if s1_dirs:
         return _inspect_sen12mscr(path, s1_dirs)
@@ -209,7 +263,7 @@ def _inspect_folder(path: Path) -> PathInfo:
         info.problems.append("no .h5, .tif or .mat files (nor in subfolders) and no SEN12MS-CR ROIs*_s1 folders")
     if len(files) > MAX_FOLDER_FILES:
         info.details["shown"] = f"the first {MAX_FOLDER_FILES} of {len(files)} files"
-    info.children = [inspect_path(p) for p in files[:MAX_FOLDER_FILES]]
+    info.children = [inspect_path(p, sample, progress) for p in files[:MAX_FOLDER_FILES]]
     return info
 
 

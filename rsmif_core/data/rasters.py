@@ -147,46 +147,34 @@ def _to_raster(path: Path, array: np.ndarray, channels_first: bool | None, key: 
 
 
 def check_pair(pan: Raster, ms: Raster, ratio: int | None) -> int:
-    """Check that PAN and MS cover the same ground and return the ratio (given or from the shapes).
+    """Check that PAN and MS cover the same ground and return the ratio (given or from the grids).
 
-    With georeferencing on both: same CRS, the same upper-left corner (within half an MS pixel) and
-    pixel sizes in the ratio. Without: the shapes alone must give the ratio.
+    The grids are matched as for whole-scene prediction (:func:`rsmif_core.data.scene.match_grids`: same CRS,
+    north-up pixels, an integer ratio, MS pixel corners on PAN pixel corners; without georeferencing the shapes
+    alone give the ratio). Both images must start at the same corner and the PAN must be the MS times the ratio
+    (up to ``ratio - 1`` trailing PAN pixels).
     """
+    from affine import Affine
+
+    from rsmif_core.data.scene import RasterInfo, match_grids
+
+    infos = [RasterInfo(r.path, *r.hw, r.bands, r.dtype, r.crs, r.transform if r.transform is not None else Affine.identity(),
+                        r.nodata, all_valid=True) for r in (pan, ms)]
     (ph, pw), (mh, mw) = pan.hw, ms.hw
-    if pan.crs is not None and ms.crs is not None and pan.transform is not None and ms.transform is not None:
-        if pan.crs != ms.crs:
-            raise DataError(pan.path, f"PAN and MS are on different grids: CRS {pan.crs} vs {ms.crs} ({ms.path})")
-        pan_res, ms_res = abs(pan.transform.a), abs(ms.transform.a)
-        grid_ratio = ms_res / pan_res
-        if round(grid_ratio) < 1 or abs(grid_ratio - round(grid_ratio)) > 0.01 * grid_ratio:  # georeferencing rounding
-            raise DataError(
-                pan.path, f"PAN pixel {pan_res:g} and MS pixel {ms_res:g} ({ms.path}) are not an integer ratio apart"
-            )
-        offset = max(abs(pan.transform.c - ms.transform.c), abs(pan.transform.f - ms.transform.f))
-        if offset > ms_res / 2:
-            raise DataError(
-                pan.path,
-                f"PAN and MS are on different grids: their upper-left corners are {offset:g} CRS units apart "
-                f"(more than half an MS pixel, {ms_res / 2:g}); MS file {ms.path}",
-            )
-        if ratio is not None and round(grid_ratio) != ratio:
-            raise DataError(
-                pan.path,
-                f"ratio {ratio} does not match the grids: MS pixel {ms_res:g} / PAN pixel {pan_res:g} = "
-                f"{grid_ratio:g} ({ms.path})",
-            )
-        ratio = round(grid_ratio)
-    if ratio is None:
-        if ph % mh or pw % mw or ph // mh != pw // mw:
-            raise DataError(pan.path, f"PAN {ph}×{pw} is not an integer multiple of MS {mh}×{mw} ({ms.path})")
-        ratio = ph // mh
+    if ratio is not None and not infos[0].georeferenced and (ph, pw) == (ratio * mh, ratio * mw):
+        return ratio
+    grid = match_grids(*infos)
+    if ratio is not None and grid.ratio != ratio:
+        raise DataError(pan.path, f"ratio {ratio} does not match the grids: MS pixel / PAN pixel = {grid.ratio} ({ms.path})")
+    ratio = grid.ratio
+    if (grid.row0, grid.col0, grid.ms_row0, grid.ms_col0) != (0, 0, 0, 0):
+        raise DataError(pan.path, f"PAN and MS ({ms.path}) are on different grids (they do not start at the same corner): the MS's first whole "
+                                  f"pixel inside the PAN is MS row {grid.ms_row0}, column {grid.ms_col0} at PAN row "
+                                  f"{grid.row0}, column {grid.col0}; crop both to their common area first")
     if abs(ph - ratio * mh) >= ratio or abs(pw - ratio * mw) >= ratio:
-        raise DataError(
-            pan.path,
-            f"PAN {ph}×{pw} and MS {mh}×{mw} ({ms.path}) do not match ratio {ratio} "
-            f"(expected PAN {ratio * mh}×{ratio * mw})",
-        )
-    return int(ratio)
+        raise DataError(pan.path, f"PAN {ph}×{pw} and MS {mh}×{mw} ({ms.path}) do not match ratio {ratio} "
+                                  f"(expected PAN {ratio * mh}×{ratio * mw})")
+    return ratio
 
 
 def read_scene_list(path: str | Path) -> list[tuple[Path, Path]]:

@@ -79,7 +79,7 @@ class SimulationReport:
 
 
 @dataclass
-class _Scene:
+class PreparedScene:
     """One scene aligned to the ratio, its no-data filled, and its reduced-resolution pair."""
 
     label: str
@@ -153,9 +153,9 @@ def simulate(scenes: Sequence[tuple[Raster, Raster]], out: str | Path, options: 
     notes: list[str] = []
     if choice.subset:
         notes.append(f"MTF gains {', '.join(f'{g:g}' for g in gains)}: {gains_source} (--mtf-gains overrides)")
-    max_value = _max_value(options, scenes)
+    max_value = radiometric_scale(options.sensor, options.max_value, scenes)
     labels = [_label(pan, ms, i, len(scenes)) for i, (pan, ms) in enumerate(scenes)]
-    prepared = [_prepare(label, pan, ms, ratio, notes) for label, (pan, ms) in zip(labels, scenes)]
+    prepared = [prepare_scene(label, pan, ms, ratio, notes) for label, (pan, ms) in zip(labels, scenes)]
     notes.extend(_range_notes(prepared, max_value))
     sizes, size_notes = layout.choose_sizes([(s.label, s.extent) for s in prepared], ratio, request)
     notes.extend(size_notes)
@@ -203,24 +203,25 @@ def _common_ratio(scenes: Sequence[tuple[Raster, Raster]], ratio: int | None) ->
     return found[0]
 
 
-def _max_value(options: SimulationOptions, scenes: Sequence[tuple[Raster, Raster]]) -> float:
+def radiometric_scale(sensor: str, max_value: float | None, scenes: Sequence[tuple[Raster, Raster]]) -> float:
+    """The largest DN of the product: ``max_value`` when given, else the sensor's, else 255 for 8-bit input."""
     from rsmif_core.data.sensors import sensor_max_value
 
-    if options.max_value is not None:
-        if not options.max_value > 0:
-            raise DataError(None, f"max value must be positive, found {options.max_value:g}")
-        return float(options.max_value)
-    found = sensor_max_value(options.sensor)
+    if max_value is not None:
+        if not max_value > 0:
+            raise DataError(None, f"max value must be positive, found {max_value:g}")
+        return float(max_value)
+    found = sensor_max_value(sensor)
     if found is not None:
         return found
     if all(pan.dtype == "uint8" and ms.dtype == "uint8" for pan, ms in scenes):
         return 255.0
     dtypes = sorted({r.dtype for pair in scenes for r in pair})
-    raise DataError(None, f"no known radiometric scale for sensor {options.sensor!r} and {'/'.join(dtypes)} "
+    raise DataError(None, f"no known radiometric scale for sensor {sensor!r} and {'/'.join(dtypes)} "
                     "input: pass --max-value (the largest DN of the product, e.g. 2047 for 11-bit data)")
 
 
-def _prepare(label: str, pan: Raster, ms: Raster, ratio: int, notes: list[str]) -> _Scene:
+def prepare_scene(label: str, pan: Raster, ms: Raster, ratio: int, notes: list[str]) -> PreparedScene:
     h = min(ms.hw[0], pan.hw[0] // ratio) // ratio * ratio
     w = min(ms.hw[1], pan.hw[1] // ratio) // ratio * ratio
     if h == 0 or w == 0:
@@ -246,10 +247,10 @@ def _prepare(label: str, pan: Raster, ms: Raster, ratio: int, notes: list[str]) 
                      "dropped")
     if negative:
         notes.append(f"{label}: {negative} negative input values were clipped to 0")
-    return _Scene(label, pan, ms, pan_full, ms_full, valid, extent)
+    return PreparedScene(label, pan, ms, pan_full, ms_full, valid, extent)
 
 
-def _range_notes(scenes: Sequence[_Scene], max_value: float) -> list[str]:
+def _range_notes(scenes: Sequence[PreparedScene], max_value: float) -> list[str]:
     notes = []
     for scene in scenes:
         top = float(max(scene.ms_full.max(), scene.pan_full.max()))
@@ -259,7 +260,7 @@ def _range_notes(scenes: Sequence[_Scene], max_value: float) -> list[str]:
     return notes
 
 
-def _plan(scene: _Scene, ratio: int, sizes: layout.Sizes, request: layout.Request) -> None:
+def _plan(scene: PreparedScene, ratio: int, sizes: layout.Sizes, request: layout.Request) -> None:
     strips = layout.scene_strips(scene.extent, ratio, sizes, request)
     scene.strips = strips
     rows = {"train": strips.train, "valid": strips.valid, "test": strips.test}
@@ -278,7 +279,7 @@ def _plan(scene: _Scene, ratio: int, sizes: layout.Sizes, request: layout.Reques
     scene.windows["test_fr"], scene.dropped["test_fr"] = kept, len(corners) - len(kept)
 
 
-def _count(scenes: Sequence[_Scene], split: str) -> int:
+def _count(scenes: Sequence[PreparedScene], split: str) -> int:
     return sum(len(s.windows.get(split, ())) for s in scenes)
 
 
@@ -286,7 +287,7 @@ _SPLIT_WORDS = {"train": "training patches", "valid": "validation patches", "tes
                 "test_fr": "full-resolution test tiles"}
 
 
-def _check_counts(scenes: Sequence[_Scene], request: layout.Request) -> None:
+def _check_counts(scenes: Sequence[PreparedScene], request: layout.Request) -> None:
     """Refuse a split left without items (every one touched no-data): its file would be missing."""
     for split in layout_splits(request):
         if _count(scenes, split):
@@ -301,7 +302,7 @@ def _check_counts(scenes: Sequence[_Scene], request: layout.Request) -> None:
         )
 
 
-def _rows(scene: _Scene, split: str) -> str:
+def _rows(scene: PreparedScene, split: str) -> str:
     assert scene.strips is not None
     span = {"train": scene.strips.train, "valid": scene.strips.valid}.get(split, scene.strips.test)
     return "none" if span is None else f"{span[0]}–{span[1]}"
@@ -341,11 +342,11 @@ class _Context:
     gains: tuple[float, ...]
     gains_source: str
     sizes: layout.Sizes
-    scenes: list[_Scene]
+    scenes: list[PreparedScene]
     names: dict[str, str]  # split -> file name
 
 
-def _items(context: _Context, split: str) -> Iterator[tuple[int, _Scene, tuple[int, int], dict[str, np.ndarray]]]:
+def _items(context: _Context, split: str) -> Iterator[tuple[int, PreparedScene, tuple[int, int], dict[str, np.ndarray]]]:
     """(scene index, scene, corner, arrays) of every item of ``split``, scene by scene."""
     from rsmif_core.data.h5 import upsample_lms
 
@@ -375,7 +376,7 @@ def _shapes(context: _Context, split: str, count: int) -> dict[str, tuple[int, .
     return shapes
 
 
-def _tile_georef(scene: _Scene, split: str, corner: tuple[int, int], ratio: int) -> tuple[str, list[float]]:
+def _tile_georef(scene: PreparedScene, split: str, corner: tuple[int, int], ratio: int) -> tuple[str, list[float]]:
     """The CRS and transform of a test tile: full resolution on the PAN grid, reduced resolution on the PAN
     grid scaled by the ratio (the MS pixel size); ``("", NaN…)`` for a scene without georeferencing."""
     transform = scene.pan_transform

@@ -97,9 +97,10 @@ def geotiff_profile(data: np.ndarray, crs: Any = None, transform: Any = None) ->
 
 
 def save_geotiff(path: Path, fused: Tensor, max_value: float, dtype: Dtype = "float32", crs: Any = None,
-                 transform: Any = None) -> None:
+                 transform: Any = None, tags: dict[str, Any] | None = None) -> None:
     """One GeoTIFF band per spectral band on the data's DN scale, tiled and compressed; with the item's CRS
-    and affine transform when the data carried them. The file is read back before it replaces anything."""
+    and affine transform when the data carried them, and ``tags`` (``max_value``, ``sensor``, ``ratio``:
+    what `rsmif score` reads back). The file is read back before it replaces anything."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -112,6 +113,7 @@ def save_geotiff(path: Path, fused: Tensor, max_value: float, dtype: Dtype = "fl
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(tmp, "w", **profile) as dst:
                 dst.write(data)
+                dst.update_tags(max_value=max_value, **{k: v for k, v in (tags or {}).items() if v is not None})
 
     def verify(tmp: Path) -> None:
         with warnings.catch_warnings():
@@ -139,6 +141,7 @@ def image_exporter(save: str, folder: Path, dtype: Dtype = "float32") -> Callabl
                 save_mat(folder / f"{name}.mat", fused[i], batch.meta.max_value, info)
             else:
                 save_geotiff(folder / f"{name}.tif", fused[i], batch.meta.max_value, dtype,
-                             crs=extras.get("crs"), transform=extras.get("transform"))
+                             crs=extras.get("crs"), transform=extras.get("transform"),
+                             tags={"sensor": batch.meta.sensor, "ratio": batch.meta.ratio})
 
     return write

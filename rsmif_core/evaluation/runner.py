@@ -93,7 +93,7 @@ def evaluate(
             gathered = _gather(accelerator, fused, output.extras, batch)
             t2 = time.perf_counter()
             g_fused, g_extras, g_batch = gathered
-            if loss_fn is not None and g_batch.gt is not None:
+            if loss_fn is not None and (g_batch.gt is not None or not getattr(loss_fn, "needs_reference", True)):
                 value = loss_fn(FusionOutput(g_fused, g_extras), g_batch).total
                 loss_sum += float(value) * len(g_batch)
                 loss_count += len(g_batch)

@@ -154,7 +154,7 @@ def _block_moments_torch(ref: Tensor, fus: Tensor, block_size: int, shift: int, 
     z.view(b, nb, 2, n_comp, npix).sub_(mean.unsqueeze(2))  # centre both with the reference block means
     z1, z2 = z[:, :, :n_comp], z[:, :, n_comp:]
     cross_c = torch.matmul(z1, z2.transpose(-1, -2)) / npix  # B×nb×N×N, E[(g_i - a_i)(f_j - a_j)]
-    squares = torch.linalg.vector_norm(z, dim=-1).square_() / npix
+    squares = torch.linalg.vector_norm(z, dim=-1).square() / npix  # not in place: the loss of λ-PNN differentiates Q2n
     parts = [mean.squeeze(-1), cross_c.flatten(-2), squares[..., :n_comp], squares[..., n_comp:], z2.mean(-1)]
     return torch.cat(parts, dim=-1)
 

@@ -17,6 +17,8 @@ class PNN(FusionModel):
     used valid convolutions and cropped the reference).
     """
 
+    receptive_field = 8  # 9×9, 5×5, 5×5 convolutions: 4 + 2 + 2 guide pixels
+
     def __init__(
         self,
         spectral_bands: int,
@@ -43,6 +45,8 @@ class PNN(FusionModel):
 
 class EXP(FusionModel):
     """EXP: returns the upsampled spectral image (lms) unchanged; the floor every method must beat."""
+
+    receptive_field = 0
 
     def __init__(self, spectral_bands: int, guide_bands: int, ratio: int) -> None:
         super().__init__(spectral_bands, guide_bands, ratio)

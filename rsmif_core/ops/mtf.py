@@ -230,7 +230,8 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     MATLAB ``imfilter(I, h, 'replicate')``. Computed with FFTs (exact up to rounding; a direct 41×41
     convolution is ~50× slower on CPU). The kernel spectrum is computed once. On CPU the images are
     filtered one at a time with ``scipy.fft`` on torch's intra-op thread count: one image's FFT buffers
-    stay in cache, and scipy takes the thread count per call, so nothing process-wide is changed.
+    stay in cache, and scipy takes the thread count per call, so nothing process-wide is changed. When a
+    gradient is needed (a loss), ``torch.fft`` does it on any device.
     """
     check_image(x)
     c, k = kernels.shape[0], kernels.shape[-1]
@@ -243,7 +244,8 @@ def filter_replicate(x: Tensor, kernels: Tensor) -> Tensor:
     size = (_fast_length(h + 2 * pad), _fast_length(w + 2 * pad))
     kern = kernels.to(device=x.device, dtype=x.dtype).flip(-1, -2)
     crop = (..., slice(2 * pad, 2 * pad + h), slice(2 * pad, 2 * pad + w))
-    if x.device.type != "cpu":
+    differentiate = torch.is_grad_enabled() and (x.requires_grad or kern.requires_grad)  # full-resolution losses
+    if x.device.type != "cpu" or differentiate:
         padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
         return torch.fft.irfft2(torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kern, s=size), s=size)[crop]
     import scipy.fft

@@ -58,10 +58,21 @@ def composite(image: Tensor, bands: tuple[int, int, int], limits: tuple[Tensor, 
     return ((rgb - lo) / (hi - lo)).clamp(0, 1).cpu()
 
 
-def error_map(fused: Tensor, reference: Tensor) -> Tensor:
-    """1×H×W mean absolute error over bands, scaled so the 99th percentile is white."""
-    err = (fused.detach().float() - reference.detach().float()).abs().mean(0, keepdim=True)
-    top = torch.quantile(err.flatten()[:: max(1, math.ceil(err.numel() / 65536))], 0.99).clamp_min(1e-8)
+def abs_error(fused: Tensor, reference: Tensor) -> Tensor:
+    """1×H×W mean absolute error over bands, unscaled."""
+    return (fused.detach().float() - reference.detach().float()).abs().mean(0, keepdim=True)
+
+
+def error_limit(errors: Tensor) -> float:
+    """The error shown white: the 99th percentile of ``errors`` (maps compared side by side share one)."""
+    flat = errors.detach().float().flatten()
+    return float(torch.quantile(flat[:: max(1, math.ceil(flat.numel() / 65536))], 0.99).clamp_min(1e-8))
+
+
+def error_map(fused: Tensor, reference: Tensor, limit: float | None = None) -> Tensor:
+    """1×H×W mean absolute error over bands, scaled so ``limit`` (default: its own 99th percentile) is white."""
+    err = abs_error(fused, reference)
+    top = error_limit(err) if limit is None else max(limit, 1e-8)
     return (err / top).clamp(0, 1).cpu()
 
 

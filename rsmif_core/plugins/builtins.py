@@ -33,10 +33,13 @@ def register_models(register: Register) -> None:
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    from rsmif_core.losses import l1, mse
+    from rsmif_core.losses.full_resolution import lambda_pnn, zpnn
+    from rsmif_core.losses.pixel import l1, mse
 
     register("l1", l1)
     register("mse", mse)
+    register("zpnn", zpnn, tasks=_PAN_TASKS)
+    register("lambda_pnn", lambda_pnn, tasks=_PAN_TASKS)
 
 
 @hookimpl
@@ -57,6 +60,7 @@ def register_datasets(register: Register) -> None:
     from rsmif_core.data.mshs import MSHSCollection
     from rsmif_core.data.pancollection import PanCollection
     from rsmif_core.data.sample import SampleDataset
+    from rsmif_core.data.scene_patches import ScenePatches
     from rsmif_core.data.sen12mscr import SEN12MSCR
 
     register("pancollection", PanCollection, description="PanCollection h5 (gt/ms/lms/pan; WV3, QB, GF2, WV2)",
@@ -66,6 +70,8 @@ def register_datasets(register: Register) -> None:
     register("ms-hs", MSHSCollection, description="CAVE/Harvard-style h5 (GT/HSI_up/LRHSI/RGB)", tasks=("ms-hs",))
     register("sen12mscr", SEN12MSCR, description="SEN12MS-CR GeoTIFF tree (S1 + cloudy S2 -> clear S2)",
              tasks=("sar-optical",))
+    register("scene_patches", ScenePatches, tasks=_PAN_TASKS,
+             description="full-resolution patches without reference of a PAN + MS pair or a 'data simulate' folder")
     register("sample", SampleDataset, description="built-in sample scene per task (no file needed)",
              tasks=("pansharpening", "hyperspectral", "sar-optical", "ms-hs"))
 

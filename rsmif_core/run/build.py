@@ -3,6 +3,7 @@ the metric sets, and the Accelerator with the run's threads, precision and seed.
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -116,6 +117,21 @@ def fresh_accelerator_state() -> None:
         reset = getattr(state, "_reset_state", None)
         if callable(reset):
             reset()
+
+
+def loader_workers(section: DatasetSection, key: str, console: Console | None = None) -> int:
+    """DataLoader processes for a data section: the configured number, at most one per CPU core (more only
+    compete with the main process, and torch warns), or by default 0 on machines with 2 cores or fewer
+    (workers there slow training down) and half the cores, up to 4, elsewhere."""
+    cores = os.cpu_count() or 1
+    if section.num_workers is None:
+        return 0 if cores <= 2 else min(4, cores // 2)
+    if section.num_workers > cores:
+        if console is not None:
+            console.print(f"note: {key}.num_workers {section.num_workers} is more than this machine's {cores} CPU "
+                          f"cores; using {cores}", highlight=False)
+        return cores
+    return section.num_workers
 
 
 def apply_runtime(runtime: RuntimeSection) -> None:

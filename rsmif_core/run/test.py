@@ -17,7 +17,15 @@ from rsmif_core.evaluation.export import Dtype, image_exporter
 from rsmif_core.evaluation.report import summary_table, write_csv
 from rsmif_core.evaluation.runner import EvalResult, collate_with_extras, evaluate, summarize
 from rsmif_core.io import describe_os_error, write_json
-from rsmif_core.run.build import apply_runtime, build_dataset, build_metrics, build_model, make_accelerator
+from rsmif_core.models.weights import plain
+from rsmif_core.run.build import (
+    apply_runtime,
+    build_dataset,
+    build_metrics,
+    build_model,
+    loader_workers,
+    make_accelerator,
+)
 from rsmif_core.run.weights import load_into, resolve_weights
 
 Kind = Literal["rr", "fr"]
@@ -32,11 +40,19 @@ class TestReport:
     weights: Path | None
     directions: dict[str, bool] = field(default_factory=dict)
     title: str = ""
+    model: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """What ``per_image.json`` holds: the method, the test set it was scored on, mean ± std, every row."""
         return {
             "kind": self.kind,
+            "model": self.model,
+            "arguments": self.arguments,
             "weights": None if self.weights is None else str(self.weights),
+            "dataset": self.dataset,
+            "higher_is_better": self.directions,
             "summary": self.summary,
             "rows": self.result.rows(),
             "seconds": {
@@ -129,8 +145,9 @@ def run_test(
     if accelerator is None:
         apply_runtime(cfg.runtime)
         accelerator = make_accelerator(cfg)
-    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=section.num_workers,
+    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, shuffle=False, num_workers=loader_workers(section, key),
                         collate_fn=collate_with_extras)
+    arguments = plain(getattr(model, "arguments", {}))
     model, loader = accelerator.prepare(model, loader)
     stage = out / STAGING  # everything is written here first; an earlier test stays until the new one is done
     if accelerator.is_main_process and stage.exists():
@@ -145,7 +162,11 @@ def run_test(
     directions = {n: metrics.higher_is_better(n) for n in metrics.names}
     title = (f"{cfg.model.name} on {section.name} ({'reduced' if kind == 'rr' else 'full'} resolution, "
              f"{len(result.ids)} images)")
-    report = TestReport(kind, result, summarize(result.values), out, weights_path, directions, title)
+    identity = {"name": section.name, "args": section.args, "ids": list(result.ids),
+                "sensor": str(getattr(dataset, "sensor", "none")), "ratio": int(dataset.ratio),
+                "max_value": float(getattr(dataset, "max_value", 1.0))}
+    report = TestReport(kind, result, summarize(result.values), out, weights_path, directions, title,
+                        cfg.model.name, arguments, identity)
     if accelerator.is_main_process:
         try:
             write_csv(stage / "per_image.csv", result.rows())

@@ -24,14 +24,16 @@ from rsmif_core.run.build import (
     build_loss,
     build_metrics,
     build_model,
+    loader_workers,
     make_accelerator,
     maybe_compile,
     needs_reference,
 )
 from rsmif_core.run.folder import RunFolder
 from rsmif_core.run.test import TestReport, run_test
+from rsmif_core.run.weights import load_into, resolve_weights
 from rsmif_core.training import Trainer, TrainParts, TrainResult, TrainState, Validation
-from rsmif_core.training.checkpoints import CheckpointManager, newest_intact
+from rsmif_core.training.checkpoints import BEST, CheckpointManager, newest_intact
 from rsmif_core.training.optim import build_optimizer, build_scheduler
 from rsmif_core.training.sampler import EpochSeededSampler
 from rsmif_core.training.tracking import TRACKER, RunLogger, check_feature_modules, flatten_config
@@ -80,6 +82,8 @@ def train(cfg: RunConfig, resume: bool = False, console: Console | None = None,
                       f"{folder.tensorboard}", highlight=False)
     result = trainer.fit()
     if result.exit_code == 0:
+        if t.final_weights == "best":
+            _restore_best(parts, folder, accelerator, console)
         _save_final_weights(folder, accelerator, parts.model, model_name, result, console)
     if accelerator.is_main_process:
         folder.update_metrics(_summary(model_name, result))
@@ -130,6 +134,8 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     train_ds = build_dataset(train_section, "train")
     val_ds = build_dataset(cfg.data.val, "val") if cfg.data.val is not None else None
     model = build_model(cfg, train_ds)
+    if cfg.model.init_from is not None:
+        _initialise(model, cfg, accelerator, console)
     try:
         check_feature_modules(model, t.log_features)
     except ValueError as exc:
@@ -138,9 +144,13 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     loss_fn = build_loss(cfg)
     sampler = EpochSeededSampler(len(train_ds), t.seed, shuffle=train_section.shuffle is not False)
     loader_generator = torch.Generator().manual_seed(t.seed)
-    train_dl = DataLoader(train_ds, batch_size=train_section.batch_size, sampler=sampler,
-                          num_workers=train_section.num_workers, collate_fn=collate, generator=loader_generator,
-                          pin_memory=accelerator.device.type == "cuda", persistent_workers=train_section.num_workers > 0)
+    workers = loader_workers(train_section, "data.train", console if accelerator.is_main_process else None)
+    if len(train_ds) < train_section.batch_size and accelerator.is_main_process:
+        console.print(f"note: data.train holds {len(train_ds)} items, fewer than its batch_size "
+                      f"{train_section.batch_size}: every epoch is one batch of {len(train_ds)}", highlight=False)
+    train_dl = DataLoader(train_ds, batch_size=train_section.batch_size, sampler=sampler, num_workers=workers,
+                          collate_fn=collate, generator=loader_generator, pin_memory=accelerator.device.type == "cuda",
+                          persistent_workers=workers > 0)
     try:
         optimizer = build_optimizer(cfg.optim, model.parameters())
     except ValueError as exc:
@@ -148,8 +158,8 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     model = maybe_compile(model, cfg.runtime, console, accelerator.device.type)
     val_dl = None
     if val_ds is not None and cfg.data.val is not None:
-        val_dl = DataLoader(val_ds, batch_size=cfg.data.val.batch_size, shuffle=False,
-                            num_workers=cfg.data.val.num_workers, collate_fn=collate)
+        val_dl = DataLoader(val_ds, batch_size=cfg.data.val.batch_size, shuffle=False, collate_fn=collate,
+                            num_workers=loader_workers(cfg.data.val, "data.val"))
         model, optimizer, train_dl, val_dl = accelerator.prepare(model, optimizer, train_dl, val_dl)
     else:
         model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
@@ -176,9 +186,24 @@ def _build_parts(cfg: RunConfig, folder: RunFolder, accelerator: Any, console: C
     return parts, cfg.model.name
 
 
+def _initialise(model: nn.Module, cfg: RunConfig, accelerator: Any, console: Console) -> None:
+    """``model.init_from``: load the weights to fine-tune (checked against the configured model)."""
+    source = Path(str(cfg.model.init_from)).expanduser()
+    try:
+        weights = resolve_weights(source)
+        load_into(model, cfg.model.name, weights)
+    except CheckpointError as exc:
+        raise UsageError(f"model.init_from: {exc.message}") from None
+    if accelerator.is_main_process:
+        console.print(f"model.init_from: starting from {weights.path}", highlight=False)
+
+
 def _validation(cfg: RunConfig, dataset: Any, loader: Any, accelerator: Any, loss_fn: Any) -> Validation:
     has_reference = bool(getattr(dataset, "has_reference", True))
-    names = [m for m in cfg.eval.val_metrics if has_reference or not needs_reference(m)]
+    wanted = cfg.eval.val_metrics
+    if not has_reference and "val_metrics" not in cfg.eval.model_fields_set:
+        wanted = cfg.eval.fr_metrics  # validation data without reference: the no-reference indices
+    names = [m for m in wanted if has_reference or not needs_reference(m)]
     metrics = build_metrics(names, cfg.eval, cfg.runtime, dataset, "eval.val_metrics")
     best = cfg.trainer.best_metric or "loss"
     if best != "loss" and best not in metrics.metrics:
@@ -236,6 +261,23 @@ def _warn_changed_settings(folder: RunFolder, cfg: RunConfig, accelerator: Any, 
     if changed:
         console.print(f"[yellow]warning:[/] resuming with changed settings ({', '.join(changed)}); the result will "
                       "differ from an uninterrupted run with either config", highlight=False)
+
+
+def _restore_best(parts: TrainParts, folder: RunFolder, accelerator: Any, console: Console) -> None:
+    """``trainer.final_weights: best``: put the best validation's weights back into the model before saving."""
+    best = folder.checkpoints / BEST
+    if parts.state.best_step is None or not best.is_dir():
+        if accelerator.is_main_process:
+            console.print("note: trainer.final_weights is 'best' but no validation ran; saving the last step's "
+                          "weights", highlight=False)
+        return
+    accelerator.wait_for_everyone()
+    weights = resolve_weights(best)
+    accelerator.unwrap_model(parts.model).load_state_dict(weights.state, strict=True)
+    if accelerator.is_main_process:
+        console.print(f"final weights: the best validation's (step {parts.state.best_step}, "
+                      f"{parts.validation.best_metric if parts.validation else 'loss'} {parts.state.best_value:.4g})",
+                      highlight=False)
 
 
 def _save_final_weights(folder: RunFolder, accelerator: Any, model: nn.Module, name: str, result: TrainResult,

@@ -109,6 +109,8 @@ class Trainer:
         exit_code = 0
         self.progress.start(state.step)
         try:
+            if self.settings.val_at_start and state.step == 0 and p.validation is not None:
+                self.validate(0, None)
             with self.stop:
                 while exit_code == 0 and self.budget_left():
                     epoch = state.epoch
@@ -257,12 +259,12 @@ class Trainer:
             values["train/epoch"] = float(p.state.epoch)
             p.logger.scalars(values, step)
 
-    def validate(self, step: int, last_train_batch: Batch) -> bool:
+    def validate(self, step: int, last_train_batch: Batch | None) -> bool:
         """Validate, log, keep the best checkpoint; True when early stopping says to end the run."""
         p, s = self.parts, self.settings
         unwrapped = p.accelerator.unwrap_model(p.model)
         if p.validation is None:
-            if s.log_images or s.log_features:  # show what the model makes of the last training batch
+            if last_train_batch is not None and (s.log_images or s.log_features):  # show what the model makes of the last training batch
                 with torch.no_grad(), capture_features(unwrapped, s.log_features) as captured:
                     p.model.eval()
                     fused = p.model(last_train_batch).fused.float()

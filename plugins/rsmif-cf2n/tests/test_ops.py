@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from rsmif_cf2n.blocks import AWF, RB, high_pass, split_frequencies
+from rsmif_cf2n.blocks import AWF, RB, high_pass, low_pass, split_frequencies
 from rsmif_cf2n.dynamic import pixelwise_conv, samplewise_depthwise_conv
 from rsmif_cf2n.fd2r import FD2R
 from rsmif_cf2n.fscfm import FSCFM
@@ -45,6 +45,17 @@ def test_dynamic_conv_shape_errors_are_named() -> None:
         pixelwise_conv(x, torch.zeros(2, 8, 5, 5))
     with pytest.raises(ValueError, match="does not fit"):
         samplewise_depthwise_conv(x, torch.zeros(2, 4, 3, 3))
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 7), (1, 2, 2, 3)])
+def test_low_pass_is_the_average_over_the_window_pixels_inside_the_image(size: int, shape: tuple[int, ...]) -> None:
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    expected = F.avg_pool2d(x, size, stride=1, padding=size // 2, count_include_pad=False)
+    torch.testing.assert_close(low_pass(x, size), expected)
+    grad = torch.randn(shape, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(low_pass(x, size), x, grad)[0], torch.autograd.grad(expected, x, grad)[0])
 
 
 def test_frequency_split_is_exact_and_constant_images_have_no_high_frequency() -> None:

@@ -97,9 +97,13 @@ def test_clear_errors(toolbox_scene: Loader) -> None:
         BDSD(4, 1, 4, block_size=16)(batch)
     with pytest.raises(rsmif_core.UnknownSensorError, match="known sensors"):
         MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, sensor="landsat9")))
-    # WV2 has 8 gains: a 4-band product must say which (the fixture records them in mtf_gains)
+    # WV2 has 8 gains; a 4-band product without recorded gains takes those of blue, green, red and NIR1
+    recorded = MTFGLP(4, 1, 4)(batch).fused
+    from_sensor = MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, mtf_gains=None))).fused
+    torch.testing.assert_close(from_sensor, recorded, rtol=0, atol=0)  # the fixture's gains are those four
     with pytest.raises(ValueError, match="8 bands"):
-        MTFGLP(4, 1, 4)(replace(batch, meta=replace(batch.meta, mtf_gains=None)))
+        MTFGLP(5, 1, 4)(replace(batch, ms=batch.ms[:, :1].repeat(1, 5, 1, 1), lms=batch.lms[:, :1].repeat(1, 5, 1, 1),
+                                gt=None, meta=replace(batch.meta, mtf_gains=None)))
     flat = replace(batch, meta=replace(batch.meta, max_value=1.0))
     with pytest.raises(ValueError, match="DN scale"):
         FEHPM(4, 1, 4)(rsmif_core.Batch(pan=flat.pan, ms=flat.ms, lms=flat.lms, meta=flat.meta))
@@ -156,3 +160,22 @@ def test_edgetaper_blurs_only_near_the_border() -> None:
     torch.testing.assert_close(tapered[..., 12:-12, 12:-12], x[..., 12:-12, 12:-12], rtol=0, atol=1e-12)
     assert tapered.min() >= x.min() and tapered.max() <= x.max()
     assert not torch.allclose(tapered[..., 0, :], x[..., 0, :])
+
+
+def test_bdsd_on_a_non_square_image_estimates_one_global_injection(toolbox_scene: Loader) -> None:
+    """The benchmark's one block of the image height fails on non-square images; the default estimates the
+    injection over the whole image, which is the least-squares fit of the reduced-resolution detail."""
+    from rsmif_classical.bdsd import _reduced
+
+    square = toolbox_scene("landsat7").batch  # 128×128, ratio 2
+    batch = rsmif_core.Batch(pan=square.pan[..., :, :96], ms=square.ms[..., :, :48], lms=square.lms[..., :, :96],
+                             meta=square.meta)
+    model = BDSD(batch.spectral_bands, 1, 2)
+    fused = _fuse("bdsd", batch)
+    pan_lp, ms_orig, ms_lp = _reduced(model.scene(batch))
+    design = torch.cat([ms_lp, pan_lp], dim=1).flatten(2).transpose(1, 2)[0]
+    gamma = torch.linalg.lstsq(design, (ms_orig - ms_lp).flatten(2).transpose(1, 2)[0]).solution
+    scene = model.scene(batch)
+    expected = scene.lms + (torch.cat([scene.lms, scene.pan], dim=1).flatten(2).transpose(1, 2)[0] @ gamma).T.reshape(
+        scene.lms.shape)
+    torch.testing.assert_close(fused * batch.meta.max_value, expected, rtol=1e-9, atol=1e-6)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
-from rsmif_core.testing import find_shared, single_thread
+from rsmif_core.testing import find_shared
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -22,7 +23,9 @@ def reference_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Run each test on one intra-op thread (restored afterwards): the tensors are tiny, and on a
-    shared, oversubscribed machine two OpenMP threads spend most of their time waiting for each other."""
-    with single_thread():
-        yield
+    """Tiny tensors: one intra-op thread (restored afterwards). On a shared, busy machine a second OpenMP
+    thread makes every small op wait for a time slice."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -48,3 +48,8 @@ def test_rejects_wrong_band_counts() -> None:
 def test_rejects_steps_that_do_not_make_the_ratio() -> None:
     with pytest.raises(ValueError, match="product is the ratio 4"):
         MMAPP(8, 1, 4, steps=(1, 2))
+
+
+def test_rejects_unknown_hyper_parameters() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'feature'"):
+        MMAPP(8, 1, 4, feature=32)

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from rsmif_mmapp import MMAPP, MultiscaleL1
 
 import rsmif_core
+from rsmif_core import FusionOutput
 from rsmif_core.testing import TASK_CASES, make_batch, train_briefly
-from rsmif_core.types import FusionOutput
 
 
 def test_loss_matches_the_authors_formula() -> None:

@@ -59,6 +59,33 @@ def test_bad_hyper_parameters_are_clear_errors():
         rsmif_core.create_model("ramsf", spectral_bands=8, guide_bands=1, ratio=4, NIR_dim=33)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("query_block_rows", 0), ("query_block_rows", 2.5), ("query_recompute", "some"), ("query_last_layer", "last")],
+)
+def test_bad_query_options_are_clear_errors(option, value):
+    with pytest.raises(ValueError, match=option.removeprefix("query_")):
+        RAMSF(8, 1, 4, **{option: value})
+
+
+def test_query_options_change_no_result():
+    """The evaluation options of the coordinate queries only reorder float sums."""
+    batch = make_batch(TASK_CASES["pansharpening-wv3"], size=16, batch_size=2, seed=3)
+    torch.manual_seed(0)
+    reference = RAMSF(8, 1, 4)
+    reference.eval()
+    with torch.no_grad():
+        expected = reference(batch).fused
+    for options in ({"query_block_rows": 16, "query_recompute": "all"}, {"query_last_layer": "after_ensemble"},
+                    {"query_recompute": "none", "query_last_layer": "per_neighbour"}):
+        model = RAMSF(8, 1, 4, **options)
+        model.load_state_dict(reference.state_dict())
+        model.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(model(batch).fused, expected, rtol=1e-5, atol=1e-6)
+        assert model.hyper.items() >= options.items()
+
+
 @pytest.mark.parametrize("ratio", [1, 2, 4])
 def test_ratio_only_changes_the_spectral_grid(ratio):
     """The spectral branch reads ms on its own grid; ratio 1 (SAR-optical) and 2 (Landsat) fuse like ratio 4."""

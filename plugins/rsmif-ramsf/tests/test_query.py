@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import rsmif_ramsf.query as query
 import torch
 from plain_query import plain_query
 from rsmif_ramsf.blocks import MLP
@@ -18,19 +17,16 @@ GEOMETRIES = [
 ]
 
 
-@pytest.mark.parametrize("last_layer", ["per-neighbour", "after-ensemble"])
+@pytest.mark.parametrize("last_layer", ["per_neighbour", "after_ensemble"])
 @pytest.mark.parametrize("block_rows,recompute", [(16, "none"), (16, "all"), (16, "first"), (1 << 20, "none"), (1 << 20, "first")])
 @pytest.mark.parametrize("h,w,ho,wo", GEOMETRIES)
-def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, last_layer, monkeypatch):
-    monkeypatch.setattr(query, "ROWS_PER_BLOCK", block_rows)
-    monkeypatch.setattr(query, "RECOMPUTE", recompute)
-    monkeypatch.setattr(query, "PER_NEIGHBOUR_OUTPUT_FRACTION", 10.0 if last_layer == "per-neighbour" else 0.0)
+def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompute, last_layer):
     torch.manual_seed(0)
     b, c, g, out = 2, 5, 3, 4
     mlp = MLP(c + g + 2, out, (7, 6)).double()
     feat = torch.randn(b, c, h, w, dtype=torch.float64, requires_grad=True)
     guide = torch.randn(b, g, ho, wo, dtype=torch.float64, requires_grad=True)
-    fast = coordinate_query(feat, guide, mlp)
+    fast = coordinate_query(feat, guide, mlp, block_rows=block_rows, recompute=recompute, last_layer=last_layer)
     ref = plain_query(feat, guide, mlp)
     torch.testing.assert_close(fast, ref, rtol=1e-12, atol=1e-12)
     grad = torch.randn_like(ref)
@@ -39,14 +35,23 @@ def test_fast_query_matches_direct_formulation(h, w, ho, wo, block_rows, recompu
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("fraction", [10.0, 0.0])
-def test_gradcheck_tiny(fraction, monkeypatch):
-    monkeypatch.setattr(query, "PER_NEIGHBOUR_OUTPUT_FRACTION", fraction)
+@pytest.mark.parametrize("last_layer", ["per_neighbour", "after_ensemble"])
+def test_gradcheck_tiny(last_layer):
     torch.manual_seed(1)
     mlp = MLP(3 + 2 + 2, 3, (4,)).double()
     feat = torch.randn(1, 3, 2, 3, dtype=torch.float64, requires_grad=True)
     guide = torch.randn(1, 2, 4, 6, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda f, g: coordinate_query(f, g, mlp), (feat, guide))
+    assert torch.autograd.gradcheck(lambda f, g: coordinate_query(f, g, mlp, last_layer=last_layer), (feat, guide))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"block_rows": 0}, "block_rows"), ({"recompute": "first-layer"}, "recompute"), ({"last_layer": "first"}, "last_layer")],
+)
+def test_bad_options_are_clear_errors(options, message):
+    mlp = MLP(3 + 2 + 2, 3, (4,))
+    with pytest.raises(ValueError, match=message):
+        coordinate_query(torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 4, 4), mlp, **options)
 
 
 def test_neighbours_bracket_the_query_point():

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
-from rsmif_core.testing import find_shared, single_thread
+from rsmif_core.testing import find_shared
 
 
 @pytest.fixture
@@ -19,6 +20,9 @@ def models_reference() -> Path:
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Many small tensor ops: on a shared, oversubscribed CPU two OpenMP threads are far slower than one."""
-    with single_thread():
-        yield
+    """Tiny tensors: one intra-op thread (restored afterwards). On a shared, busy machine a second OpenMP
+    thread makes every small op wait for a time slice."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

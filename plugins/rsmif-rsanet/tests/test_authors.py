@@ -34,7 +34,7 @@ def test_state_dict_names_and_shapes_equal_the_authors(models_reference):
     assert dropped == unused
 
 
-@pytest.mark.parametrize("impl", ["shifts", "views"])
+@pytest.mark.parametrize("impl", ["fused", "views"])
 def test_golden_outputs(models_reference, impl):
     golden, state = _authors_state(models_reference)
     model = RSANet(8, 1, 4, attention_impl=impl)

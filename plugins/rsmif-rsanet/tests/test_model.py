@@ -43,6 +43,8 @@ def test_hyper_parameters_change_the_network():
         RSANet(4, 1, 4, channels=32)
     with pytest.raises(ValueError, match="not divisible by heads"):
         RSANet(4, 1, 4, heads=4)
+    with pytest.raises(ValueError, match="attention_impl must be one of auto, fused, views"):
+        RSANet(4, 1, 4, attention_impl="shifts")
 
 
 def test_clear_errors_for_inputs_it_cannot_take():

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from rsmif_cf2n.model import CF2N
+from typing import TYPE_CHECKING
+
+import rsmif_core
+
+# The model is imported on first use: rsmif loads this package to list its commands, and torch is slow to import.
+__getattr__, __dir__ = rsmif_core.lazy_attributes(__name__, {
+    "CF2N": "rsmif_cf2n.model",
+})
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rsmif_cf2n.model import CF2N
 
 __all__ = ["CF2N"]
-__version__ = "0.1.0"

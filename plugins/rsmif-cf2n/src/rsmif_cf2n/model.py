@@ -39,6 +39,9 @@ class CF2N(FusionModel):
     * ``lowpass_size`` (default 3): window of the parameter-free HF/LF split.
     """
 
+    receptive_field = None  # global average pooling (AWF, FSCFM kernels, injection gain): no margin is enough
+    tile_alignment = 2  # one Haar level on the guide grid (FD2R)
+
     def __init__(
         self,
         spectral_bands: int,
@@ -79,4 +82,4 @@ class CF2N(FusionModel):
         for fscfm, mdi in zip(self.fscfm, self.mdi):
             _, out = fscfm(features, spectral)
             features = mdi(out, pan_features)
-        return FusionOutput(fused=lms + self.injection(features))
+        return FusionOutput(fused=(lms + self.injection(features)).contiguous())  # NCHW, whatever the layout inside

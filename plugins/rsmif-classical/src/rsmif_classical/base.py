@@ -49,7 +49,7 @@ class ClassicalModel(rsmif_core.FusionModel):
             raise ValueError(f"{name}: expected a single-band PAN, found a guide of {batch.guide_bands} bands")
         if batch.spectral_bands != self.spectral_bands:
             raise ValueError(f"{name}: built for {self.spectral_bands} bands, the batch has {batch.spectral_bands}")
-        if int(batch.meta.ratio) != self.ratio:
+        if int(batch.meta.ratio or 0) != self.ratio:
             raise ValueError(f"{name}: built for ratio {self.ratio}, the batch has ratio {batch.meta.ratio}")
         scale = float(batch.meta.max_value)
         if not scale > 0:

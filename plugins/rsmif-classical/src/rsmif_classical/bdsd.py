@@ -33,11 +33,11 @@ def _reduced(scene: Scene) -> tuple[Tensor, Tensor, Tensor]:
     return pan_lp, ms_orig, ms_lp
 
 
-def _blocks(x: Tensor, size: int) -> Tensor:
-    """B×C×H×W -> B×nb×(size·size)×C: the pixels of every size×size block, one row per pixel."""
+def _blocks(x: Tensor, rows: int, cols: int) -> Tensor:
+    """B×C×H×W -> B×nb×(rows·cols)×C: the pixels of every rows×cols block, one row per pixel."""
     b, c, h, w = x.shape
-    x = x.reshape(b, c, h // size, size, w // size, size).permute(0, 2, 4, 3, 5, 1)
-    return x.reshape(b, (h // size) * (w // size), size * size, c)
+    x = x.reshape(b, c, h // rows, rows, w // cols, cols).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b, (h // rows) * (w // cols), rows * cols, c)
 
 
 class BDSD(ClassicalModel):
@@ -48,8 +48,9 @@ class BDSD(ClassicalModel):
     multispectral images", IEEE TGRS, 46(1):228-236, 2008.
 
     ``block_size`` is the side S of the distinct blocks with their own parameters (even, a multiple of the
-    ratio, dividing the image); ``None`` (default) is the benchmark's call ``BDSD(..., size(I_MS, 1), ...)``:
-    one block of the image height.
+    ratio, dividing the image); ``None`` (default) is one block covering the whole image: the benchmark's call
+    ``BDSD(..., size(I_MS, 1), ...)`` on its square images, and on non-square ones (where that call fails) the
+    same global estimate.
     """
 
     def __init__(
@@ -63,22 +64,22 @@ class BDSD(ClassicalModel):
     def fuse(self, scene: Scene) -> Tensor:
         lms, pan, ratio = scene.lms, scene.pan, scene.ratio
         h, w = pan.shape[-2:]
-        size = h if self.block_size is None else self.block_size
-        if size % 2 or size % ratio or h % size or w % size:
+        rows, cols = (h, w) if self.block_size is None else (self.block_size, self.block_size)
+        if rows % 2 or cols % 2 or rows % ratio or cols % ratio or h % rows or w % cols:
             raise ValueError(
-                f"BDSD: the block side {size} must be even, a multiple of the ratio {ratio} and divide the "
-                f"image size {h}×{w}"
+                f"BDSD: the block {rows}×{cols} must have even sides, multiples of the ratio {ratio}, that divide "
+                f"the image size {h}×{w}"
             )
         pan_lp, ms_orig, ms_lp = _reduced(scene)
-        design = _blocks(torch.cat([ms_lp, pan_lp], dim=1), size // ratio)  # B×nb×n×(C+1)
-        target = _blocks(ms_orig - ms_lp, size // ratio)  # B×nb×n×C
+        design = _blocks(torch.cat([ms_lp, pan_lp], dim=1), rows // ratio, cols // ratio)  # B×nb×n×(C+1)
+        target = _blocks(ms_orig - ms_lp, rows // ratio, cols // ratio)  # B×nb×n×C
         # (Hd'·Hd) \ Hd' applied to the detail, as the toolbox writes it
         gram = design.transpose(-1, -2) @ design
         gamma = torch.linalg.solve(gram, design.transpose(-1, -2) @ target)  # B×nb×(C+1)×C
-        full = _blocks(torch.cat([lms, pan], dim=1), size)
-        detail = full @ gamma  # B×nb×(S·S)×C
+        full = _blocks(torch.cat([lms, pan], dim=1), rows, cols)
+        detail = full @ gamma  # B×nb×(rows·cols)×C
         b, c = lms.shape[:2]
-        detail = detail.reshape(b, h // size, w // size, size, size, c).permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
+        detail = detail.reshape(b, h // rows, w // cols, rows, cols, c).permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
         return lms + detail
 
 

@@ -5,25 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import rsmif_core
-from rsmif_classical.models import (
-    AWLP,
-    BDSD,
-    BDSDPC,
-    BTH,
-    CBDSD,
-    CGSA,
-    CMTFGLPCBD,
-    FEHPM,
-    GS,
-    GSA,
-    MF,
-    MTFGLP,
-    MTFGLPCBD,
-    MTFGLPFS,
-    MTFGLPHPM,
-    MTFGLPHPMR,
-    PRACS,
-)
 
 # The test configurations shipped in configs/ (FILE.yaml is registered as classical:FILE): test data and metrics
 # for any of the models below (rsmif test classical:pansharpening model.name=mtf-glp).
@@ -39,6 +20,26 @@ CONFIGS = {
 
 @rsmif_core.hookimpl
 def register_models(register: rsmif_core.Register) -> None:
+    from rsmif_classical.models import (
+        AWLP,
+        BDSD,
+        BDSDPC,
+        BTH,
+        CBDSD,
+        CGSA,
+        CMTFGLPCBD,
+        FEHPM,
+        GS,
+        GSA,
+        MF,
+        MTFGLP,
+        MTFGLPCBD,
+        MTFGLPFS,
+        MTFGLPHPM,
+        MTFGLPHPMR,
+        PRACS,
+    )
+
     register("bt-h", BTH, description="BT-H (Lolli et al., GRSL 2017): Brovey transform with haze correction")
     register("bdsd", BDSD, description="BDSD (Garzelli et al., TGRS 2008): band-dependent spatial detail, MMSE injection")
     register("c-bdsd", CBDSD, description="C-BDSD (Garzelli, TGRS 2015): BDSD with per-cluster parameters")

@@ -13,12 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core.ops.attention import (
-    dynamic_conv3x3_per_pixel,
-    dynamic_conv3x3_per_sample,
-    local_window_attention,
-    position_grid,
-)
+from rsmif_core import dynamic_conv2d, local_window_attention, position_grid
 
 TAPS = 9  # a 3×3 kernel
 
@@ -108,7 +103,7 @@ class TSAM(nn.Module):
         self.weight = _bare_weight(out_planes, in_planes)
 
     def forward(self, x: Tensor) -> Tensor:
-        return dynamic_conv3x3_per_pixel(x, self.attention1(x), self.weight) + self.attention3(x)
+        return dynamic_conv2d(x, self.attention1(x), self.weight, padding=1) + self.attention3(x)
 
 
 class SICM(nn.Module):
@@ -139,7 +134,7 @@ class SICM(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         taps = self.attention1(x).flatten(1)
-        return dynamic_conv3x3_per_sample(x, taps, self.weight) + self.attention3(x)
+        return dynamic_conv2d(x, taps, self.weight, padding=1) + self.attention3(x)
 
 
 class AFM(nn.Module):
@@ -168,7 +163,7 @@ class AFM(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         taps = self.attention1(x) * self.attention2(x)
-        return dynamic_conv3x3_per_pixel(x, taps, self.weight)
+        return dynamic_conv2d(x, taps, self.weight, padding=1)
 
 
 class _ResidualPair(nn.Module):

@@ -42,6 +42,7 @@ class MMAPP(FusionModel):
     """
 
     authors_unused_keys: ClassVar[tuple[str, ...]] = (r"^F3\.",)  # built by the authors, never called
+    receptive_field = None  # global average pooling in its attention blocks: no margin is enough
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from rsmif_core import Batch, FusionModel, FusionOutput, haar_dwt, haar_iwt
 from rsmif_ramsf.blocks import MLP, ResBlock, conv_prelu
-from rsmif_ramsf.query import coordinate_query
+from rsmif_ramsf.query import LastLayer, Recompute, check_query_options, coordinate_query
 
 HAAR_GROUPS = 4  # the inverse Haar transform reads its input as four channel groups (LL, HL, LH, HH)
 
@@ -65,7 +66,19 @@ class RAMSF(FusionModel):
     Hyper-parameters (the authors' names in brackets): ``feat_dim`` [feat_dim] = 64, ``guide_dim``
     [guide_dim] = 64, ``mlp_dim`` [mlp_dim] = (256, 128), ``nir_dim`` [NIR_dim] = 33 (the first stage
     outputs ``nir_dim − 1`` channels plus one logit).
+
+    How the coordinate queries are evaluated (same numbers up to float summation order; speed and memory
+    only), passed to :func:`rsmif_ramsf.query.coordinate_query`: ``query_block_rows`` = 8192 (MLP rows per
+    work block), ``query_recompute`` = "first" (what backward rebuilds: "first", "all" or "none"),
+    ``query_last_layer`` = "auto" ("per_neighbour", "after_ensemble" or "auto").
     """
+
+    speed_arguments = ("query_block_rows", "query_recompute", "query_last_layer")
+    # Measured (rsmif_core.evaluation.scene.measure_receptive_field; tiles agree to 1.2e-7 beyond it). One Haar level
+    # and one 2× pooling on the guide grid: tile origins on even pixels. The outermost 3 pixels of an image still
+    # depend on its size (the zero-padded coordinate map of the queries), whole or tiled.
+    receptive_field = 19
+    tile_alignment = 2
 
     def __init__(
         self,
@@ -76,9 +89,19 @@ class RAMSF(FusionModel):
         guide_dim: int = 64,
         mlp_dim: Sequence[int] = (256, 128),
         nir_dim: int = 33,
+        *,
+        query_block_rows: int = 8192,
+        query_recompute: Recompute = "first",
+        query_last_layer: LastLayer = "auto",
     ) -> None:
         mlp_dims = tuple(int(d) for d in mlp_dim)
         super().__init__(spectral_bands, guide_bands, ratio)
+        check_query_options(query_block_rows, query_recompute, query_last_layer)
+        self.query_options: dict[str, Any] = {
+            "block_rows": query_block_rows,
+            "recompute": query_recompute,
+            "last_layer": query_last_layer,
+        }
         if feat_dim < HAAR_GROUPS or feat_dim % HAAR_GROUPS:
             raise ValueError(f"RAMSF: feat_dim must be a positive multiple of 4 (the inverse Haar groups), found {feat_dim}")
         if guide_dim < 1 or nir_dim < 2 or not mlp_dims or min(mlp_dims) < 1:
@@ -123,8 +146,8 @@ class RAMSF(FusionModel):
         hr_spa = self.spatial_encoder(channels_last(detail))
         guide_half = F.max_pool2d(hr_spa, 2)
         lr_spe = self.spectral_encoder(channels_last(ms))
-        sr_half = coordinate_query(lr_spe, guide_half, self.imnet_64)
-        return coordinate_query(sr_half, hr_spa, self.imnet_128)
+        sr_half = coordinate_query(lr_spe, guide_half, self.imnet_64, **self.query_options)
+        return coordinate_query(sr_half, hr_spa, self.imnet_128, **self.query_options)
 
     def forward(self, batch: Batch) -> FusionOutput:
         return FusionOutput(fused=self.fuse(batch.pan, batch.lms, batch.ms))

@@ -35,17 +35,15 @@ The same numbers, computed with far less work and memory:
    authors compute it, so one product gives the outputs and the logit. Wide ones (102 hyperspectral
    bands) run once after the softmax ensemble: the weights sum to one, so
    ``Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b`` and only the logit row runs per neighbour
-   (:data:`PER_NEIGHBOUR_OUTPUT_FRACTION` chooses).
+   (``last_layer`` chooses).
 5. **Blocks in cache, partly recomputed in backward.** :class:`_NeighbourMLP` runs the MLP on blocks of
-   about :data:`ROWS_PER_BLOCK` (query point × neighbour) rows and writes the gradients by hand. Each
+   about ``block_rows`` (query point × neighbour) rows and writes the gradients by hand. Each
    block's temporaries reuse the same buffers (:class:`_Scratch`), which stay in cache.
-   :data:`RECOMPUTE` chooses what backward rebuilds: ``"first"`` (default) keeps each block's later
+   ``recompute`` chooses what backward rebuilds: ``"first"`` (default) keeps each block's later
    hidden activations (128 wide) and rebuilds only the first layer's (256 wide: one small product, one
    fused add + ReLU), so the expensive 256 → 128 product runs once; ``"all"`` keeps nothing and reruns the
    whole block; ``"none"`` keeps everything. Each kept block is freed as soon as its gradients are
-   written. With the per-point part no longer materialised, ``"first"`` measured 385 MiB training peak
-   RSS growth (WV3, batch 8, 64²) against the authors' 714; ``"none"`` is no faster any more (the rebuild
-   runs in cache). Inference keeps nothing.
+   written; inference keeps nothing. Measured speed and memory: ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -53,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -63,14 +61,10 @@ from torch.autograd.function import once_differentiable
 from rsmif_ramsf.blocks import MLP
 
 NEIGHBOURS = 4  # 2 per axis
-# Work block: about this many (query point × neighbour) rows of hidden activations at a time; small enough that a
-# block's temporaries stay in cache (8 MiB for the 256-wide layer), large enough for efficient matrix products and
-# few operations (each is a thread synchronisation; 4096 rows measured the same on one thread, 16384 ~10 % slower).
-ROWS_PER_BLOCK = 8192
-# What the backward pass recomputes per block: "all" (keep no per-neighbour activations: least memory, a second
-# full forward pass), "first" (keep the later hidden layers, rebuild only the first layer's: a small product and
-# a fused add + ReLU), "none" (keep everything: most memory, measured no faster than "first").
-RECOMPUTE = "first"
+Recompute = Literal["first", "all", "none"]
+LastLayer = Literal["auto", "per_neighbour", "after_ensemble"]
+RECOMPUTE_CHOICES: tuple[str, ...] = get_args(Recompute)
+LAST_LAYER_CHOICES: tuple[str, ...] = get_args(LastLayer)
 
 
 def cell_centres(n: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -123,11 +117,15 @@ def axis_plan(n_cells: int, n_query: int) -> AxisPlan:
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """Both axes' plans and the batch size; work blocks are ranges of ``q`` along the row axis."""
+    """Both axes' plans, the batch size and how the MLP is evaluated (see :func:`coordinate_query`'s
+    ``block_rows``, ``recompute`` and ``last_layer``); work blocks are ranges of ``q`` along the row axis."""
 
     rows: AxisPlan
     cols: AxisPlan
     batch: int
+    block_rows: int = 8192
+    recompute: Recompute = "first"
+    last_layer: LastLayer = "auto"
 
     @property
     def points_per_q(self) -> int:
@@ -135,8 +133,8 @@ class QueryPlan:
         return self.rows.period * self.cols.n_query * self.batch
 
     def blocks(self) -> Iterator[tuple[int, int]]:
-        """(q0, q1) row ranges of about :data:`ROWS_PER_BLOCK` MLP rows, covering every query point once."""
-        step = max(1, ROWS_PER_BLOCK // (self.points_per_q * NEIGHBOURS))
+        """(q0, q1) row ranges of about :attr:`block_rows` MLP rows, covering every query point once."""
+        step = max(1, self.block_rows // (self.points_per_q * NEIGHBOURS))
         for q0 in range(0, self.rows.count, step):
             yield q0, min(q0 + step, self.rows.count)
 
@@ -176,10 +174,6 @@ class QueryPlan:
 
 
 _EMPTY = torch.empty(0)  # marks a first-layer activation dropped after the forward pass
-# The last Linear layer runs per neighbour (as the authors compute it) when its output is at most this fraction of
-# its input width; wider outputs (e.g. 103 hyperspectral bands) run once after the softmax ensemble instead
-# (Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b because the weights sum to one), which saves most of that layer.
-PER_NEIGHBOUR_OUTPUT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -266,8 +260,14 @@ def _first_layer(query: _Query, q0: int, q1: int, scratch: _Scratch, keep: bool)
     return pre.view(-1, NEIGHBOURS, width).relu_()
 
 
-def _per_neighbour(weight: Tensor) -> bool:
-    return weight.shape[0] <= PER_NEIGHBOUR_OUTPUT_FRACTION * weight.shape[1]
+def _per_neighbour(weight: Tensor, last_layer: LastLayer) -> bool:
+    """Whether the last Linear layer runs per neighbour (as the authors compute it) or once after the softmax
+    ensemble (Σ_k w_k (W·h_k + b) = W·(Σ_k w_k h_k) + b because the weights sum to one). "auto": per
+    neighbour when its output is at most half its input width (the 8/4-band and 33-wide stages); wider
+    outputs (e.g. 103 hyperspectral bands) save most of that layer after the ensemble."""
+    if last_layer == "auto":
+        return 2 * weight.shape[0] <= weight.shape[1]
+    return last_layer == "per_neighbour"
 
 
 def _forward_block(
@@ -286,7 +286,7 @@ def _forward_block(
         hidden = torch.ops.aten._add_relu.out(result, bias, out=result).view(-1, NEIGHBOURS, weight.shape[0])
         activations.append(hidden)
     weight, bias = layers[-1]
-    if _per_neighbour(weight):
+    if _per_neighbour(weight, query.plan.last_layer):
         outputs = F.linear(hidden, weight, bias)  # points × 4 × out, logit last
         weights = outputs[..., -1].softmax(dim=-1)
         torch.sum(outputs[..., :-1] * weights.unsqueeze(-1), dim=1, out=out)
@@ -297,12 +297,14 @@ def _forward_block(
     return _Block(activations, weights, mixed)
 
 
-def _last_layer_backward(block: _Block, g_y: Tensor, weight: Tensor, g_weight: Tensor, g_bias: Tensor, scratch: _Scratch) -> Tensor:
+def _last_layer_backward(
+    block: _Block, g_y: Tensor, weight: Tensor, g_weight: Tensor, g_bias: Tensor, scratch: _Scratch, per_neighbour: bool
+) -> Tensor:
     """Gradients of the last layer and the ensemble for one block; returns d/d(last hidden), points × 4 × width
     (in ``scratch``)."""
     last = block.activations[-1]
     w = block.weights
-    if _per_neighbour(weight):
+    if per_neighbour:
         outputs = block.last
         g_outputs = torch.empty_like(outputs)
         torch.mul(w.unsqueeze(-1), g_y.unsqueeze(-2), out=g_outputs[..., :-1])
@@ -341,19 +343,17 @@ class _NeighbourMLP(torch.autograd.Function):
         ho, wo, b, _ = guide.shape
         out = guide.new_empty(ho, wo, b, layers[-1][0].shape[0] - 1)
         out_points = out.view(-1, out.shape[-1])
-        if RECOMPUTE not in ("all", "first", "none"):
-            raise ValueError(f"coordinate query: RECOMPUTE must be 'all', 'first' or 'none', found {RECOMPUTE!r}")
         # ``training``: grad mode was on outside (inside forward it is always off, and needs_input_grad
         # stays true under no_grad because the parameters require grad), so inference keeps nothing.
-        keep = RECOMPUTE != "all" and training and any(ctx.needs_input_grad)
+        keep = plan.recompute != "all" and training and any(ctx.needs_input_grad)
         kept: list[_Block] = []
         per_q = plan.points_per_q
         scratch = _Scratch()
-        hidden_kept = "none" if not keep else ("later" if RECOMPUTE == "first" else "all")
+        hidden_kept = "none" if not keep else ("later" if plan.recompute == "first" else "all")
         for q0, q1 in plan.blocks():
             result = _forward_block(query, q0, q1, layers, out_points[per_q * q0 : per_q * q1], scratch, hidden_kept)
             if keep:
-                if RECOMPUTE == "first":  # the widest activation is the cheapest to rebuild (no large matmul)
+                if plan.recompute == "first":  # the widest activation is the cheapest to rebuild (no large matmul)
                     result.activations[0] = _EMPTY
                 kept.append(result)
         ctx.plan = plan
@@ -394,7 +394,9 @@ class _NeighbourMLP(torch.autograd.Function):
                 result = _forward_block(query, q0, q1, layers, unused_out, scratch, "none")
             if result.activations[0] is _EMPTY:
                 result.activations[0] = _first_layer(query, q0, q1, scratch, keep=False)
-            g_hidden = _last_layer_backward(result, g_y, layers[-1][0], grad_params[-2], grad_params[-1], scratch)
+            g_hidden = _last_layer_backward(
+                result, g_y, layers[-1][0], grad_params[-2], grad_params[-1], scratch, _per_neighbour(layers[-1][0], plan.last_layer)
+            )
             for index in range(len(layers) - 2, -1, -1):
                 act_in = result.activations[index]
                 g_z = torch.ops.aten.threshold_backward.grad_input(g_hidden, result.activations[index + 1], 0, grad_input=g_hidden)
@@ -417,12 +419,49 @@ class _NeighbourMLP(torch.autograd.Function):
         return (grad_cells, grad_guide, grad_w_point, None, None, *grad_params)
 
 
-def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
+@torch.compiler.disable  # torch.compile runs the blocked query as one opaque call (its Python loops do not trace)
+def _neighbour_mlp(cells: Tensor, guide: Tensor, w_point: Tensor, plan: QueryPlan, training: bool, *params: Tensor) -> Tensor:
+    out: Tensor = _NeighbourMLP.apply(cells, guide, w_point, plan, training, *params)
+    return out
+
+
+def check_query_options(block_rows: int, recompute: str, last_layer: str) -> None:
+    """Raise a ValueError naming the option when one of :func:`coordinate_query`'s evaluation options is invalid."""
+    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
+        raise ValueError(f"coordinate query: block_rows must be a positive integer, found {block_rows!r}")
+    if recompute not in RECOMPUTE_CHOICES:
+        raise ValueError(f"coordinate query: recompute must be one of {', '.join(RECOMPUTE_CHOICES)}, found {recompute!r}")
+    if last_layer not in LAST_LAYER_CHOICES:
+        raise ValueError(f"coordinate query: last_layer must be one of {', '.join(LAST_LAYER_CHOICES)}, found {last_layer!r}")
+
+
+def coordinate_query(
+    feat: Tensor,
+    guide: Tensor,
+    mlp: MLP,
+    *,
+    block_rows: int = 8192,
+    recompute: Recompute = "first",
+    last_layer: LastLayer = "auto",
+) -> Tensor:
     """Read ``feat`` (B×c×h×w) at every cell of ``guide``'s grid (B×g×Ho×Wo) through ``mlp``.
 
     Returns a B×(out − 1)×Ho×Wo view of an Ho×Wo×B×C tensor (the layout the next query reads without
     a copy). Any sizes work: ``h, w`` come from ``feat`` itself, ``Ho, Wo`` from ``guide``.
+
+    How the MLP is evaluated (the same numbers up to float summation order; only speed and memory change):
+
+    * ``block_rows``: the MLP runs on blocks of about this many (query point × neighbour) rows, small enough
+      that a block's temporaries stay in cache (8 MiB of the 256-wide layer at the default), large enough
+      for efficient matrix products and few operations;
+    * ``recompute``: what backward rebuilds per block: "first" (keep the later hidden layers, rebuild only
+      the first layer's activations: one small product and a fused add + ReLU), "all" (keep nothing, rerun
+      the whole block: least memory) or "none" (keep everything: most memory);
+    * ``last_layer``: "per_neighbour" (the authors' order), "after_ensemble" (the last layer once on the
+      softmax-weighted hidden activations) or "auto" (per neighbour when the output is at most half the last
+      hidden width).
     """
+    check_query_options(block_rows, recompute, last_layer)
     b, c, h, w = feat.shape
     _, g, ho, wo = guide.shape
     linears = mlp.linears
@@ -442,7 +481,7 @@ def coordinate_query(feat: Tensor, guide: Tensor, mlp: MLP) -> Tensor:
     cells = F.pad(cells, (0, 0, 0, 0, 1, 1, 1, 1))
     # Per query point: [W_guide, W_rel, bias], applied block by block inside the Function.
     w_point = torch.cat([first.weight[:, c:], first.bias[:, None]], dim=1)
-    plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b)
+    plan = QueryPlan(axis_plan(h, ho), axis_plan(w, wo), b, block_rows, recompute, last_layer)
     params = [t for layer in linears[1:] for t in (layer.weight, layer.bias)]
-    out = _NeighbourMLP.apply(cells, guide.permute(2, 3, 0, 1), w_point, plan, torch.is_grad_enabled(), *params)
+    out = _neighbour_mlp(cells, guide.permute(2, 3, 0, 1), w_point, plan, torch.is_grad_enabled(), *params)
     return out.permute(2, 3, 0, 1)

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core.ops.attention import dynamic_conv2d, local_window_attention, position_grid
+from rsmif_core import dynamic_conv2d, local_window_attention, position_grid
+
+ATTENTION_IMPLS = ("auto", "fused", "views")  # see rsmif_core.local_window_attention
 
 
 class SA(nn.Module):
@@ -23,9 +25,9 @@ class SA(nn.Module):
     window, output scaled by the learned ``rate1`` (initialised to 0.5).
 
     The output has ``out_planes`` channels (9 in RSANet: one per 3×3 tap) split into ``heads`` heads.
-    Computed by :func:`rsmif_core.ops.attention.local_window_attention`, which visits the windows as
-    shifted slices (CPU) or strided views (CUDA) instead of the authors' unfolded copies (same result to
-    float rounding). q, k and v come from one 1×1 convolution with the three kernels stacked.
+    Computed by :func:`rsmif_core.local_window_attention`: fused CPU kernels or strided views (CUDA) instead
+    of the authors' unfolded copies (same result to float rounding). q, k and v come from one 1×1
+    convolution with the three kernels stacked.
     Note: ``conv_p.bias`` is added to both sides of ``pe(p) − pe(p+δ)`` and so never influences the
     output (nor gets a gradient) — true of the authors' network as well; it is kept for weight loading.
     """
@@ -35,6 +37,8 @@ class SA(nn.Module):
         super().__init__()
         if out_planes % heads:
             raise ValueError(f"SA: out_planes {out_planes} is not divisible by heads {heads}")
+        if attention_impl not in ATTENTION_IMPLS:
+            raise ValueError(f"SA: attention_impl must be one of {', '.join(ATTENTION_IMPLS)}, found {attention_impl!r}")
         self.in_planes = in_planes
         self.out_planes = out_planes
         self.kernel_att = kernel_att

@@ -24,11 +24,14 @@ class RSANet(FusionModel):
 
     Hyper-parameters (authors' values as defaults): ``features`` 32, ``blocks`` 3 (named RB1…RBn),
     ``kernel_att`` 7, ``kernel_conv`` 3, ``heads`` 3 (must divide kernel_conv²), ``recursions`` 4 (SA layers per RSAM);
-    ``attention_impl`` "auto" / "shifts" / "views" picks how the attention windows are computed (same numbers;
-    see :func:`rsmif_core.ops.attention.local_window_attention`).
+    ``attention_impl`` "auto" / "fused" / "views" picks how the attention windows are computed (same numbers to
+    float rounding; see :func:`rsmif_core.local_window_attention`).
     """
 
     speed_arguments = ("attention_impl",)
+    # The attention's positional term is conv_p of a position grid spanning the input, so every output depends
+    # on the input's size: tiles never equal whole-image inference exactly (its local reach is 96 guide pixels).
+    receptive_field = None
 
     authors_unused_keys = (r"\.dep_conv\.(weight|bias)$",)
 
