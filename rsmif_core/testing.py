@@ -279,3 +279,31 @@ def check_configs_train(names: Iterable[str], out_dir: Path, *overrides: str, ti
          for name, folder in runs.items()], timeout)
     for name, folder in runs.items():
         assert (folder / "model.safetensors").is_file(), f"{name}: no {folder / 'model.safetensors'}"
+
+
+def check_wheel_ships_configs(project: str | Path, out_dir: Path, timeout: float = 300) -> list[str]:
+    """Build the wheel of the plugin at ``project`` (its folder with pyproject.toml) into ``out_dir`` without
+    build isolation, and check that every ``src/PACKAGE/configs/*.yaml`` of the source is inside it. Returns the
+    wheel's config files (``PACKAGE/configs/NAME.yaml``). The build runs on a copy of the source (without
+    ``build/`` and ``*.egg-info``), so no earlier build's files can reach the wheel and the checkout stays clean."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    project = Path(project)
+    sources = sorted(p.relative_to(project / "src").as_posix() for p in (project / "src").glob("*/configs/*.yaml"))
+    assert sources, f"{project}: no src/PACKAGE/configs/*.yaml to ship"
+    copy = Path(out_dir) / "source"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+    wheel_dir = Path(out_dir) / "wheel"
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                             "--wheel-dir", str(wheel_dir), str(copy)], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"pip wheel {project} exited with {result.returncode}:\n{result.stderr[-3000:]}"
+    wheels = sorted(wheel_dir.glob("*.whl"))
+    assert len(wheels) == 1, f"expected one wheel in {wheel_dir}, found {[w.name for w in wheels]}"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        shipped = sorted(n for n in wheel.namelist() if "/configs/" in n and n.endswith(".yaml"))
+    missing = sorted(set(sources) - set(shipped))
+    assert not missing, f"{wheels[0].name} lacks {missing} (package-data in pyproject.toml)"
+    return shipped

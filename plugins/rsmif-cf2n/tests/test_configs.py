@@ -12,7 +12,7 @@ from rsmif_cf2n import CF2N
 
 from rsmif_core import describe
 from rsmif_core.config import load_config
-from rsmif_core.testing import check_shipped_configs
+from rsmif_core.testing import check_configs_train, check_shipped_configs, check_wheel_ships_configs
 from rsmif_core.types import TASKS
 
 SETTINGS = (*TASKS, "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia",
@@ -42,3 +42,14 @@ def test_config_validates_with_the_authors_recipe(setting: str) -> None:
     assert (cfg.data.train.name == "sample") == sample
     assert cfg.eval.sensor is None  # the sensor and its MTF gains come from the data
     CF2N(spectral_bands=8, guide_bands=1, ratio=4, **cfg.model.args)  # the model arguments build the network
+
+
+def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
+    # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
+    check_configs_train([f"cf2n:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
+                        "data.val.batch_size=2", "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path: Path) -> None:
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_cf2n/configs/{s}.yaml" for s in SETTINGS)

@@ -14,7 +14,7 @@ from rsmif_mmapp import MMAPP, MultiscaleL1
 
 import rsmif_core
 from rsmif_core.config import load_config
-from rsmif_core.testing import check_shipped_configs
+from rsmif_core.testing import check_configs_train, check_shipped_configs, check_wheel_ships_configs
 from rsmif_core.types import TASKS
 
 SETTINGS = (*TASKS, "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia",
@@ -61,3 +61,14 @@ def test_config_validates_with_the_authors_recipe(setting: str) -> None:
     assert (cfg.data.train.name == "sample") == sample
     assert cfg.trainer.epochs is not None and (cfg.trainer.epochs == 1200) != sample  # the paper's, or a CPU budget
     assert cfg.eval.sensor is None  # the sensor and its MTF gains come from the data
+
+
+def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
+    # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
+    check_configs_train([f"mmapp:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
+                        "data.val.batch_size=2", "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path: Path) -> None:
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_mmapp/configs/{s}.yaml" for s in SETTINGS)

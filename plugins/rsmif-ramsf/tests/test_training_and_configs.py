@@ -19,6 +19,7 @@ from rsmif_core.testing import (
     TASK_CASES,
     check_configs_train,
     check_shipped_configs,
+    check_wheel_ships_configs,
     make_batch,
     train_briefly,
 )
@@ -71,6 +72,11 @@ def test_sample_configs_train_and_test_without_a_warning(tmp_path):
     # the config's batches of 32 at their real widths take long on a CPU: 4 images give the same code path
     check_configs_train([f"ramsf:{t}" for t in TASKS], tmp_path, "data.train.batch_size=4", "data.val.batch_size=4",
                         "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path):
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_ramsf/configs/{s}.yaml" for s in SETTINGS)
 
 
 def test_discovered_through_the_entry_point():

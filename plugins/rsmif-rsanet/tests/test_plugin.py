@@ -11,7 +11,12 @@ from rsmif_rsanet import RSANet
 
 from rsmif_core import available, create_model, describe
 from rsmif_core.config import load_config
-from rsmif_core.testing import check_plugin_discovery, check_shipped_configs
+from rsmif_core.testing import (
+    check_configs_train,
+    check_plugin_discovery,
+    check_shipped_configs,
+    check_wheel_ships_configs,
+)
 from rsmif_core.types import TASKS
 
 SETTINGS = (*TASKS, "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia",
@@ -51,3 +56,14 @@ def test_config_is_valid_and_follows_the_recipe(setting):
     assert cfg.trainer.epochs is not None and (cfg.trainer.epochs == 600) != sample  # the paper's, or a CPU budget
     assert cfg.eval.sensor is None  # the sensor and its MTF gains come from the data
     RSANet(spectral_bands=8, guide_bands=1, ratio=4, **cfg.model.args)  # the args are the constructor's
+
+
+def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
+    # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
+    check_configs_train([f"rsanet:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
+                        "data.val.batch_size=2", "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path: Path) -> None:
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_rsanet/configs/{s}.yaml" for s in SETTINGS)
