@@ -58,6 +58,7 @@ def test_config_is_valid_and_follows_the_recipe(setting):
     RSANet(spectral_bands=8, guide_bands=1, ratio=4, **cfg.model.args)  # the args are the constructor's
 
 
+@pytest.mark.slow
 def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
     # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
     check_configs_train([f"rsanet:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
