@@ -221,3 +221,89 @@ def find_shared(start: str | Path) -> Path | None:
         if (candidate / "reference").is_dir():
             return candidate
     return None
+
+
+def check_shipped_configs(plugin: str) -> dict[str, Any]:
+    """Every config ``plugin`` registers (``register_configs``) loads and validates: a config named after a task
+    alone (``mynet:pansharpening``, the built-in sample data) with its data paths checked, the others (public
+    collections that are downloaded separately) without. Returns ``{name: RunConfig}``."""
+    from rsmif_core.config import load_config
+    from rsmif_core.plugins.manager import registry
+    from rsmif_core.types import TASKS
+
+    entries = [e for e in registry().entries("configs") if e.plugin == plugin]
+    assert entries, f"plugin {plugin!r} registers no configs (a register_configs hook in its plugin module)"
+    loaded = {}
+    for entry in entries:
+        assert Path(str(entry.factory)).is_file(), f"{entry.name}: {entry.factory} is not in the installed package"
+        loaded[entry.name] = load_config(entry.name, check_paths=entry.name.partition(":")[2] in TASKS)
+    return loaded
+
+
+# One fresh interpreter runs every command: warnings are errors there (``-W error``), so a warning that the
+# test process's own filters or earlier imports would hide fails the check too.
+_RUN_COMMANDS = """
+import json, sys
+from rsmif_core.cli import _configure_plugins, cli
+_configure_plugins()
+for args in json.loads(sys.argv[1]):
+    code = cli.main(args=args, prog_name="rsmif", standalone_mode=False)
+    if code:
+        sys.exit(f"rsmif {' '.join(args)} exited with {code}")
+"""
+
+
+def check_commands_run_clean(commands: Iterable[Iterable[str]], timeout: float = 900) -> str:
+    """Run each ``rsmif`` command line (a list of arguments) in one fresh Python process with every warning an
+    error; fail on the first that exits non-zero or warns. Returns what the process printed."""
+    import json
+    import subprocess
+    import sys
+
+    args = [list(c) for c in commands]
+    result = subprocess.run([sys.executable, "-W", "error", "-c", _RUN_COMMANDS, json.dumps(args)],
+                            capture_output=True, text=True, timeout=timeout)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"exit status {result.returncode}:\n{output[-6000:]}"
+    return output
+
+
+def check_configs_train(names: Iterable[str], out_dir: Path, *overrides: str, timeout: float = 900) -> None:
+    """``rsmif run NAME trainer.max_steps=2 …`` for each shipped config, all in one process (see
+    :func:`check_commands_run_clean`): two optimizer steps, validation, the test splits, no warning. Extra
+    ``overrides`` (``data.train.batch_size=2``) apply to every run."""
+    names = list(names)
+    runs = {name: Path(out_dir) / name.replace(":", "-") for name in names}
+    check_commands_run_clean(
+        [["run", name, "trainer.max_steps=2", f"trainer.output_dir={folder}", "trainer.progress=false", *overrides]
+         for name, folder in runs.items()], timeout)
+    for name, folder in runs.items():
+        assert (folder / "model.safetensors").is_file(), f"{name}: no {folder / 'model.safetensors'}"
+
+
+def check_wheel_ships_configs(project: str | Path, out_dir: Path, timeout: float = 300) -> list[str]:
+    """Build the wheel of the plugin at ``project`` (its folder with pyproject.toml) into ``out_dir`` without
+    build isolation, and check that every ``src/PACKAGE/configs/*.yaml`` of the source is inside it. Returns the
+    wheel's config files (``PACKAGE/configs/NAME.yaml``). The build runs on a copy of the source (without
+    ``build/`` and ``*.egg-info``), so no earlier build's files can reach the wheel and the checkout stays clean."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    project = Path(project)
+    sources = sorted(p.relative_to(project / "src").as_posix() for p in (project / "src").glob("*/configs/*.yaml"))
+    assert sources, f"{project}: no src/PACKAGE/configs/*.yaml to ship"
+    copy = Path(out_dir) / "source"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+    wheel_dir = Path(out_dir) / "wheel"
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                             "--wheel-dir", str(wheel_dir), str(copy)], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"pip wheel {project} exited with {result.returncode}:\n{result.stderr[-3000:]}"
+    wheels = sorted(wheel_dir.glob("*.whl"))
+    assert len(wheels) == 1, f"expected one wheel in {wheel_dir}, found {[w.name for w in wheels]}"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        shipped = sorted(n for n in wheel.namelist() if "/configs/" in n and n.endswith(".yaml"))
+    missing = sorted(set(sources) - set(shipped))
+    assert not missing, f"{wheels[0].name} lacks {missing} (package-data in pyproject.toml)"
+    return shipped

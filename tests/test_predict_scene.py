@@ -360,3 +360,22 @@ def test_mixed_precision_batches(pnn_run: Path, tmp_path: Path) -> None:
         assert ("precision bf16" if precision == "bf16" else "precision fp32") in text
     diff = np.abs(read(outs["bf16"]) - read(outs["no"])) / 2047.0
     assert 0 < diff.max() < 1e-2  # bfloat16 has 8 bits of mantissa
+
+
+def test_a_shipped_config_name_with_a_checkpoint(tmp_path: Path) -> None:
+    """SOURCE may be a shipped config's name (PLUGIN:TASK) with --checkpoint, as a config file can."""
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", "pnn:pansharpening", "trainer.max_steps=1", f"trainer.output_dir={run}",
+                                      "trainer.progress=false", "data.test=null", "data.test_fr=null",
+                                      "runtime.threads=1"])
+    assert result.exit_code == 0, result.output
+    pan_path, ms_path = write_scene(tmp_path, 32, 32, ratio=2, bands=6)
+    outs = [tmp_path / "by-name.tif", tmp_path / "by-run.tif"]
+    for out, source in zip(outs, (["pnn:pansharpening", "--checkpoint", str(run / "model.safetensors")], [str(run)])):
+        code, text = predict(*source, "--pan", str(pan_path), "--ms", str(ms_path), "--out", str(out),
+                             "--max-value", "2047", "--dtype", "float32")
+        assert code == 0, text
+    np.testing.assert_array_equal(read(outs[0]), read(outs[1]))
+    code, text = predict("pnn:pansharpenin", "--pan", str(pan_path), "--ms", str(ms_path), "--out",
+                         str(tmp_path / "x.tif"))
+    assert code == 2 and "Did you mean 'pnn:pansharpening'" in text and not (tmp_path / "x.tif").exists()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 
 from rsmif_core.cli import cli
@@ -35,16 +36,16 @@ EXPECTED_FILES = {
     "LICENSE",
     "README.md",
     "pyproject.toml",
-    "configs/pansharpening-sample.yaml",
-    "configs/pansharpening-wv3.yaml",
-    "configs/pansharpening-qb.yaml",
-    "configs/pansharpening-gf2.yaml",
-    "configs/hyperspectral-sample.yaml",
-    "configs/hyperspectral-pavia.yaml",
-    "configs/sar-optical-sample.yaml",
-    "configs/sar-optical.yaml",
-    "configs/ms-hs-sample.yaml",
-    "configs/ms-hs-cave.yaml",
+    "src/{pkg}/configs/pansharpening.yaml",
+    "src/{pkg}/configs/pansharpening-wv3.yaml",
+    "src/{pkg}/configs/pansharpening-qb.yaml",
+    "src/{pkg}/configs/pansharpening-gf2.yaml",
+    "src/{pkg}/configs/hyperspectral.yaml",
+    "src/{pkg}/configs/hyperspectral-pavia.yaml",
+    "src/{pkg}/configs/sar-optical.yaml",
+    "src/{pkg}/configs/sar-optical-sen12mscr.yaml",
+    "src/{pkg}/configs/ms-hs.yaml",
+    "src/{pkg}/configs/ms-hs-cave.yaml",
     "src/{pkg}/__init__.py",
     "src/{pkg}/blocks.py",
     "src/{pkg}/losses.py",
@@ -133,7 +134,25 @@ def test_generates_a_plugin_shaped_like_the_shipped_ones(tmp_path: Path) -> None
     assert "```bibtex" in readme and "@article{layout_net" in readme
     assert "Apache License" in (project / "LICENSE").read_text(encoding="utf-8")
     plugin = (project / "src" / "rsmif_layout_net" / "plugin.py").read_text(encoding="utf-8")
-    assert '"layout_net_loss"' in plugin and "def register_losses" in plugin
+    assert '"layout_net_loss"' in plugin and "def register_losses" in plugin and "def register_configs" in plugin
+    assert "configs/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["rsmif_layout_net"]
+    for config in (project / "src" / "rsmif_layout_net" / "configs").glob("*.yaml"):
+        tree = yaml.safe_load(config.read_text(encoding="utf-8"))
+        assert "sensor" not in tree["eval"], f"{config.name}: the sensor comes from the data"
+        assert config.read_text(encoding="utf-8").startswith("# layout_net: "), f"{config.name}: the description line"
+        assert f"rsmif run layout_net:{config.stem} " in config.read_text(encoding="utf-8")
+    assert "rsmif config list" in readme and "rsmif run layout_net:pansharpening" in readme
+    assert "rsmif config copy layout_net:pansharpening my.yaml" in readme
+
+
+def test_generated_plugin_passes_its_own_ruff_check(tmp_path: Path) -> None:
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed in this environment")
+    project = generate_method_plugin("lint_net", tmp_path, no_input=True)
+    result = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=project, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_options_drop_what_was_not_chosen(tmp_path: Path) -> None:
@@ -142,13 +161,14 @@ def test_options_drop_what_was_not_chosen(tmp_path: Path) -> None:
         extra_context={"tasks": "pansharpening", "default_loss": "l1", "license": "MIT"},
     )
     files = generated_files(project)
-    assert {f for f in files if f.startswith("configs/")} == {
-        "configs/pansharpening-sample.yaml", "configs/pansharpening-wv3.yaml",
-        "configs/pansharpening-qb.yaml", "configs/pansharpening-gf2.yaml",
+    configs = "src/rsmif_pan_only/configs/"
+    assert {f for f in files if "/configs/" in f} == {
+        f"{configs}pansharpening.yaml", f"{configs}pansharpening-wv3.yaml",
+        f"{configs}pansharpening-qb.yaml", f"{configs}pansharpening-gf2.yaml",
     }
     assert "src/rsmif_pan_only/losses.py" not in files and "tests/test_loss.py" not in files
     assert "register_losses" not in (project / "src" / "rsmif_pan_only" / "plugin.py").read_text(encoding="utf-8")
-    assert "name: l1" in (project / "configs" / "pansharpening-sample.yaml").read_text(encoding="utf-8")
+    assert "name: l1" in (project / configs / "pansharpening.yaml").read_text(encoding="utf-8")
     assert '("pansharpening",)' in (project / "src" / "rsmif_pan_only" / "model.py").read_text(encoding="utf-8")
     assert (project / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
 
@@ -292,10 +312,15 @@ def test_generated_plugin_installs_is_discovered_trains_and_passes_its_tests(
     mine = [p for p in listed if p["distribution"] == f"rsmif-{name}"]
     assert mine, f"rsmif plugins --json does not list rsmif-{name}: {[p['distribution'] for p in listed]}"
     assert mine[0]["error"] is None
-    assert mine[0]["registered"] == {"models": [name], "losses": [f"{name}_loss"]}
+    configs = sorted(f"{name}:{p.stem}" for p in (project / "src" / f"rsmif_{name}" / "configs").glob("*.yaml"))
+    registered = dict(mine[0]["registered"])
+    assert sorted(registered.pop("configs")) == configs
+    assert registered == {"models": [name], "losses": [f"{name}_loss"]}
+    listed_configs = {r["name"] for r in json.loads(_run([*rsmif, "config", "list", "--json"], env, tmp_path).stdout)}
+    assert set(configs) <= listed_configs
 
     run_dir = tmp_path / "run"
-    _run([*rsmif, "run", str(project / "configs" / "pansharpening-sample.yaml"), "trainer.max_steps=3",
+    _run([*rsmif, "run", f"{name}:pansharpening", "trainer.max_steps=3",
           f"trainer.output_dir={run_dir}", "trainer.progress=false", "data.test=null", "data.test_fr=null"], env, tmp_path)
     weights = run_dir / "model.safetensors"
     assert weights.is_file(), f"rsmif run wrote no {weights}"
@@ -303,4 +328,6 @@ def test_generated_plugin_installs_is_discovered_trains_and_passes_its_tests(
 
     assert all(torch.isfinite(t).all() for t in load_file(str(weights)).values())
 
+    _run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mypy-cache"), "src", "tests"], env, project,
+         timeout=600)
     _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")], env, project)

@@ -70,8 +70,8 @@ def predict_cmd(source: str, overrides: tuple[str, ...], pan: str, ms: str, out:
                 dtype: str, compress: str, cog: bool, overwrite: bool, progress: bool) -> None:
     """Fuse a whole scene: SOURCE applied to --pan and --ms, written to --out on the PAN grid.
 
-    SOURCE is a run folder, a config file (with --checkpoint) or the name of a model without parameters
-    (e.g. exp); key=value OVERRIDES change the config. The MS may have any integer ratio to the PAN: their grids
+    SOURCE is a run folder, a config file or shipped config name (PLUGIN:TASK; with --checkpoint) or the name of
+    a model without parameters (e.g. exp); key=value OVERRIDES change the config. The MS may have any integer ratio to the PAN: their grids
     are matched through the georeference. The scene is fused in overlapping tiles whose margin covers the
     model's receptive field, so the result equals whole-image inference for models that declare one, with
     memory independent of the scene's size. Nothing is written at --out unless the run completes (Ctrl-C exits

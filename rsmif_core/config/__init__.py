@@ -8,6 +8,8 @@ __getattr__, __dir__ = lazy_attributes(__name__, {
     "ConfigError": "rsmif_core.config.load",
     "load_config": "rsmif_core.config.load",
     "to_yaml": "rsmif_core.config.load",
+    "resolve_config": "rsmif_core.config.load",
+    "shipped_config": "rsmif_core.config.load",
     "DataSection": "rsmif_core.config.schema",
     "DatasetSection": "rsmif_core.config.schema",
     "EvalSection": "rsmif_core.config.schema",
@@ -21,7 +23,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, {
 })
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rsmif_core.config.load import ConfigError, load_config, to_yaml
+    from rsmif_core.config.load import ConfigError, load_config, resolve_config, shipped_config, to_yaml
     from rsmif_core.config.schema import (
         DataSection,
         DatasetSection,
@@ -48,5 +50,7 @@ __all__ = [
     "ScheduleSection",
     "TrainerSection",
     "load_config",
+    "resolve_config",
+    "shipped_config",
     "to_yaml",
 ]

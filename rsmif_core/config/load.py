@@ -66,20 +66,38 @@ class ConfigError(UsageError):
         return error
 
 
-def resolve_config(name: str | Path) -> Path:
-    """A config file path, or the file of a registered (shipped) config such as ``ramsf:pansharpening``."""
-    path = Path(name)
-    if path.exists() or ":" not in str(name):
-        return path
+def shipped_config(name: str) -> Entry:
+    """The registered (shipped) config ``name``; a :class:`ConfigError` with a did-you-mean otherwise."""
     from rsmif_core.plugins.manager import registry
 
-    entry = registry().find("configs", str(name))
+    entry = registry().find("configs", name)
     if entry is not None:
-        return Path(str(entry.factory))  # a config registers its file in the place of a factory
+        return entry
     known = registry().names("configs")
-    raise ConfigError(str(name), "<file>", "<no such file or shipped config>",
-                      f"an existing YAML run file or a shipped config name.{did_you_mean(str(name), known)} "
-                      f"Shipped configs: {', '.join(known) or 'none'} (rsmif config list)")
+    plugin = name.partition(":")[0]
+    same = [n for n in known if n.startswith(plugin + ":")]
+    listing = f"Shipped configs of {plugin}: {', '.join(same)}" if same else f"{len(known)} shipped configs"
+    raise ConfigError(name, "<file>", "<no such file or shipped config>",
+                      f"an existing YAML run file or a shipped config name.{did_you_mean(name, known)} "
+                      f"{listing} (rsmif config list shows them all)")
+
+
+def resolve_config(name: str | Path) -> Path:
+    """A config file path, or the file of a registered (shipped) config such as ``ramsf:pansharpening``.
+
+    A name that is no file and close to a shipped config's name (``ramsf-pansharpening``) is refused with
+    a did-you-mean rather than as a missing file."""
+    path = Path(name)
+    if path.exists():
+        return path
+    if ":" not in str(name):
+        if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+            return path
+        from rsmif_core.plugins.manager import registry
+
+        if not did_you_mean(str(name), registry().names("configs")):
+            return path
+    return Path(str(shipped_config(str(name)).factory))  # a config registers its file in the place of a factory
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -244,7 +262,13 @@ class _Checker:
         for name, value in args.items():
             looks_like_path = name in PATH_ARG_NAMES or name.endswith(("_path", "_file", "_dir"))
             if self.check_paths and looks_like_path and isinstance(value, str) and value and not Path(value).exists():
-                self.problems.append(Problem(f"{key}.{name}", value, "an existing file or folder"))
+                self.problems.append(Problem(f"{key}.{name}", value, "an existing file or folder" + _source_hint(entry)))
+
+
+def _source_hint(entry: Entry) -> str:
+    """Where a dataset's files come from, when its class says (its ``source`` attribute)."""
+    source = getattr(entry.factory, "source", None)
+    return f" ({entry.name} data: get it from {source})" if isinstance(source, str) and source else ""
 
 
 def _required_arguments(factory: Any, derived: Sequence[str]) -> list[str]:
@@ -309,8 +333,8 @@ def load_config(
     ``check_paths=False`` validates everything but the existence of data files (configs for
     collections that are downloaded separately).
     """
-    path = resolve_config(path)
-    source = str(path) + (" (with command-line overrides)" if overrides else "")
+    name, path = str(path), resolve_config(path)
+    source = (str(path) if path == Path(name) else f"{name} ({path})") + (" (with command-line overrides)" if overrides else "")
     return config_from_tree(_read_yaml(path), source, overrides, check_registry, check_paths)
 
 

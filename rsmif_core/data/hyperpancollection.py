@@ -66,6 +66,8 @@ class HyperPanCollection(DetectedScaleMixin, H5FusionDataset):
     """One HyperPanCollection-format h5 file (hyperspectral pansharpening)."""
 
     collection = "hyperpancollection"
+    # where the files come from (named when a configured file is missing)
+    source = "https://github.com/liangjiandeng/HyperPanCollection"
     task = "hyperspectral"
     roles = {"gt": "GT", "ms": "MS", "lms": "LMS", "pan": "PAN"}
     optional = frozenset({"gt", "lms"})

@@ -20,6 +20,9 @@ class MSHSCollection(DetectedScaleMixin, H5FusionDataset):
     """One MS-HS fusion h5 file (low-resolution HSI + high-resolution RGB/MSI guide)."""
 
     collection = "ms-hs"
+    # where the scenes come from (named when a configured file is missing); the h5 files hold patches cut
+    # from them with the keys above
+    source = "https://www.cs.columbia.edu/CAVE/databases/multispectral/"
     task = "ms-hs"
     roles = {"gt": "GT", "ms": "LRHSI", "lms": "HSI_up", "pan": "RGB"}
     optional = frozenset({"gt", "lms"})

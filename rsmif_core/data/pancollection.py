@@ -30,6 +30,8 @@ class PanCollection(H5FusionDataset):
     """
 
     collection = "pancollection"
+    # where the files come from (named when a configured file is missing)
+    source = "https://github.com/liangjiandeng/PanCollection"
     task = "pansharpening"
     roles = {"gt": "gt", "ms": "ms", "lms": "lms", "pan": "pan"}
 

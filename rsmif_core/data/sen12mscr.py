@@ -72,6 +72,8 @@ class SEN12MSCR(EpochAware, Dataset[dict[str, Any]]):
     all. ``crop``: square crop (random with ``augment=True``, which also flips and rotates).
     """
 
+    # where the files come from (named when a configured root is missing)
+    source = "https://patricktum.github.io/cloud_removal/sen12mscr/"
     task = "sar-optical"
     # ``sensor`` selects MTF filters in the metrics (which have no Sentinel entry): 'none' = generic
     sensor = "none"

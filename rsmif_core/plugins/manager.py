@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -167,8 +168,16 @@ class Plugins:
                 factory, name = name, getattr(name, "name", None) or str(name)
             if factory is None:
                 raise TypeError(f"register({name!r}) needs a factory")
-            doc = description or (getattr(factory, "__doc__", None) or "").strip().split("\n")[0]
-            supported = tuple(tasks) or tuple(getattr(factory, "tasks", ()) or ())
+            if kind == "configs":
+                problem = _config_problem(str(name), factory)
+                if problem is not None:
+                    self._problem(info, f"config {name!r} not registered: {problem}", error=False)
+                    return
+                factory = Path(factory)
+                doc, supported = description, tuple(tasks) or config_tasks(str(name))
+            else:
+                doc = description or (getattr(factory, "__doc__", None) or "").strip().split("\n")[0]
+                supported = tuple(tasks) or tuple(getattr(factory, "tasks", ()) or ())
             entry = Entry(kind, str(name), factory, info.name, info.distribution, info.version, doc, supported)
             clash = self.registry.add(entry)
             if clash is None:
@@ -186,6 +195,25 @@ class Plugins:
     def all_infos(self) -> list[PluginInfo]:
         self.registry.clashes()  # runs every kind's hooks
         return list(self.infos.values())
+
+
+def config_tasks(name: str) -> tuple[str, ...]:
+    """The task of a shipped config named ``PLUGIN:TASK`` or ``PLUGIN:TASK-VARIANT`` (empty when none)."""
+    from rsmif_core.types import TASKS
+
+    setting = name.partition(":")[2]
+    found = [t for t in TASKS if setting == t or setting.startswith(t + "-")]
+    return (max(found, key=len),) if found else ()
+
+
+def _config_problem(name: str, path: Any) -> str | None:
+    """Why a shipped config cannot be registered (its name must hold a ':' to be told from a file name)."""
+    plugin, colon, setting = name.partition(":")
+    if not (plugin and colon and setting):
+        return "a shipped config is named PLUGIN:TASK (e.g. ramsf:pansharpening)"
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        return f"its file {path} does not exist (is it included in the package data of the distribution?)"
+    return None
 
 
 _plugins: Plugins | None = None

@@ -110,6 +110,9 @@ def _source_config(request: PredictRequest) -> tuple[RunConfig, Path | None, str
         return cfg, request.checkpoint or source, f"run folder {source}"
     if source.is_file():
         return load_config(source, request.overrides, check_paths=False), request.checkpoint, f"config {source}"
+    if ":" in request.source:  # a shipped config (PLUGIN:TASK); an unknown name is refused with a did-you-mean
+        cfg = load_config(request.source, request.overrides, check_paths=False)
+        return cfg, request.checkpoint, f"shipped config {request.source}"
     if registry().find("models", request.source) is None:
         known = ", ".join(registry().names("models"))
         raise UsageError(f"{request.source!r} is neither a run folder, a config file nor a registered model "

@@ -1,37 +1,56 @@
-"""Every shipped run file validates (schema, registered names, constructor arguments) and holds the recipe."""
+"""Every shipped config (cf2n:TASK on the built-in sample, cf2n:TASK-COLLECTION with the paper's full setting)
+is registered from inside the package, validates (schema, registered names, constructor arguments) and holds
+the authors' recipe."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import rsmif_cf2n
 from rsmif_cf2n import CF2N
 
+from rsmif_core import describe
 from rsmif_core.config import load_config
+from rsmif_core.testing import check_configs_train, check_shipped_configs, check_wheel_ships_configs
+from rsmif_core.types import TASKS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-EXPECTED = [
-    "hyperspectral-pavia.yaml",
-    "ms-hs-cave.yaml",
-    "pansharpening-gf2.yaml",
-    "pansharpening-qb.yaml",
-    "pansharpening-wv3.yaml",
-    "sar-optical.yaml",
-]
+SETTINGS = (*TASKS, "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia",
+            "sar-optical-sen12mscr", "ms-hs-cave")
 
 
-def test_all_task_configs_are_shipped() -> None:
-    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == EXPECTED
+def test_every_config_is_shipped_inside_the_package() -> None:
+    entries = [e for e in describe("configs") if e.plugin == "cf2n"]
+    assert {e.name for e in entries} == {f"cf2n:{s}" for s in SETTINGS}
+    package = Path(rsmif_cf2n.__file__).parent
+    assert all(Path(str(e.factory)).parent == package / "configs" for e in entries)
+    assert len(check_shipped_configs("cf2n")) == len(SETTINGS)
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_config_validates_with_the_authors_recipe(name: str) -> None:
-    cfg = load_config(CONFIGS / name, check_paths=False)
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_config_validates_with_the_authors_recipe(setting: str) -> None:
+    sample = setting in TASKS
+    cfg = load_config(f"cf2n:{setting}", check_paths=sample)
     assert cfg.model.name == "cf2n"
     assert cfg.loss.name == "l1"
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.betas, cfg.optim.eps) == ("adam", 3e-4, (0.9, 0.999), 1e-8)
     assert (cfg.schedule.name, cfg.schedule.milestones, cfg.schedule.gamma, cfg.schedule.interval) == (
         "multistep", [100], 0.9, "epoch")
-    assert cfg.trainer.seed == 42 and cfg.trainer.epochs == 600
+    assert cfg.trainer.seed == 42
+    assert cfg.trainer.epochs is not None and (cfg.trainer.epochs == 600) != sample  # the paper's, or a CPU budget
     assert cfg.data.train is not None and cfg.data.train.batch_size == 32
-    CF2N(8, 1, 4, **cfg.model.args)  # the model arguments build the network
+    assert (cfg.data.train.name == "sample") == sample
+    assert cfg.eval.sensor is None  # the sensor and its MTF gains come from the data
+    CF2N(spectral_bands=8, guide_bands=1, ratio=4, **cfg.model.args)  # the model arguments build the network
+
+
+@pytest.mark.slow
+def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
+    # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
+    check_configs_train([f"cf2n:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
+                        "data.val.batch_size=2", "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path: Path) -> None:
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_cf2n/configs/{s}.yaml" for s in SETTINGS)

@@ -1,4 +1,5 @@
-"""Discovery through the installed entry point, and the shipped run configurations."""
+"""Discovery through the installed entry point, and the shipped run configurations (mmapp:TASK on the built-in
+sample, mmapp:TASK-COLLECTION with the paper's full setting)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import rsmif_mmapp
 from rsmif_mmapp import MMAPP, MultiscaleL1
 
 import rsmif_core
 from rsmif_core.config import load_config
+from rsmif_core.testing import check_configs_train, check_shipped_configs, check_wheel_ships_configs
+from rsmif_core.types import TASKS
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
-EXPECTED_CONFIGS = {
-    "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia", "sar-optical", "ms-hs-cave",
-}
+SETTINGS = (*TASKS, "pansharpening-wv3", "pansharpening-qb", "pansharpening-gf2", "hyperspectral-pavia",
+            "sar-optical-sen12mscr", "ms-hs-cave")
 
 
 def test_cli_lists_the_plugin() -> None:
@@ -40,14 +42,34 @@ def test_registry_builds_the_model_and_loss() -> None:
     assert isinstance(rsmif_core.create_loss("mmapp_multiscale"), MultiscaleL1)
 
 
-def test_every_config_is_shipped() -> None:
-    assert {p.stem for p in CONFIGS} == EXPECTED_CONFIGS
+def test_every_config_is_shipped_inside_the_package() -> None:
+    entries = [e for e in rsmif_core.describe("configs") if e.plugin == "mmapp"]
+    assert {e.name for e in entries} == {f"mmapp:{s}" for s in SETTINGS}
+    package = Path(rsmif_mmapp.__file__).parent
+    assert all(Path(str(e.factory)).parent == package / "configs" for e in entries)
+    assert len(check_shipped_configs("mmapp")) == len(SETTINGS)
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_validates(path: Path) -> None:
-    cfg = load_config(path, check_paths=False)
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_config_validates_with_the_authors_recipe(setting: str) -> None:
+    sample = setting in TASKS
+    cfg = load_config(f"mmapp:{setting}", check_paths=sample)
     assert cfg.model.name == "mmapp" and cfg.loss.name == "mmapp_multiscale"
     assert cfg.optim.name == "adam" and cfg.optim.lr == 3e-4 and tuple(cfg.optim.betas) == (0.9, 0.999)
     assert cfg.schedule.name == "multistep" and cfg.schedule.milestones == [100] and cfg.schedule.gamma == 0.9
     assert cfg.data.train is not None and cfg.data.train.batch_size == 32 and cfg.trainer.seed == 42
+    assert (cfg.data.train.name == "sample") == sample
+    assert cfg.trainer.epochs is not None and (cfg.trainer.epochs == 1200) != sample  # the paper's, or a CPU budget
+    assert cfg.eval.sensor is None  # the sensor and its MTF gains come from the data
+
+
+@pytest.mark.slow
+def test_sample_configs_train_two_steps_without_a_warning(tmp_path: Path) -> None:
+    # two steps of each sample config in one fresh process under -W error; tiny batches keep it quick on a CPU
+    check_configs_train([f"mmapp:{task}" for task in TASKS], tmp_path, "data.train.batch_size=2",
+                        "data.val.batch_size=2", "runtime.threads=1")
+
+
+def test_the_wheel_ships_the_configs(tmp_path: Path) -> None:
+    shipped = check_wheel_ships_configs(Path(__file__).resolve().parents[1], tmp_path)
+    assert shipped == sorted(f"rsmif_mmapp/configs/{s}.yaml" for s in SETTINGS)

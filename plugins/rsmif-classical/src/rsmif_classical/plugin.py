@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import rsmif_core
+
+# The test configurations shipped in configs/ (FILE.yaml is registered as classical:FILE): test data and metrics
+# for any of the models below (rsmif test classical:pansharpening model.name=mtf-glp).
+CONFIGS = {
+    "pansharpening": "test any classical model on the built-in Landsat-7 sample (no download), rr and fr",
+    "hyperspectral": "test any classical model on the built-in hyperspectral sample (no download)",
+    "pansharpening-wv3": "test any classical model on PanCollection WorldView-3, rr and fr (needs the data)",
+    "pansharpening-qb": "test any classical model on PanCollection QuickBird, rr and fr (needs the data)",
+    "pansharpening-gf2": "test any classical model on PanCollection GaoFen-2, rr and fr (needs the data)",
+    "hyperspectral-pavia": "test any classical model on HyperPanCollection Pavia Centre (needs the data)",
+}
 
 
 @rsmif_core.hookimpl
@@ -44,3 +57,10 @@ def register_models(register: rsmif_core.Register) -> None:
     register("c-mtf-glp-cbd", CMTFGLPCBD, description="C-MTF-GLP-CBD (Restaino et al., TGRS 2017): context-adaptive MTF-GLP-CBD")
     register("mf", MF, description="MF (Restaino et al., TIP 2016): morphological half-gradient pyramid")
     register("fe-hpm", FEHPM, description="FE-HPM (Vivone et al., TGRS 2015): HPM with a filter estimated by deconvolution")
+
+
+@rsmif_core.hookimpl
+def register_configs(register: rsmif_core.RegisterConfig) -> None:
+    folder = Path(__file__).parent / "configs"
+    for setting, description in CONFIGS.items():
+        register(f"classical:{setting}", folder / f"{setting}.yaml", description=description)

@@ -6,7 +6,7 @@ TASKS = [t.strip() for t in {{ cookiecutter.tasks | tojson }}.split(",") if t.st
 OWN_LOSS = {{ cookiecutter.default_loss | tojson }} == "own"
 PACKAGE = {{ cookiecutter.package_name | tojson }}
 
-for config in Path("configs").glob("*.yaml"):
+for config in Path("src", PACKAGE, "configs").glob("*.yaml"):
     if not any(config.name.startswith(task + "-") or config.stem == task for task in TASKS):
         config.unlink()
 if not OWN_LOSS:

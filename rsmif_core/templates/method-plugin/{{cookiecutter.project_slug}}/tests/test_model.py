@@ -10,7 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from rsmif_core import Batch, BatchMeta, create_loss
-from rsmif_core.testing import TASK_CASES, TaskCase, check_model_contract, check_output, make_batch, train_briefly
+from rsmif_core.testing import (
+    TASK_CASES,
+    TaskCase,
+    check_model_contract,
+    check_output,
+    make_batch,
+    train_briefly,
+)
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__class_name }}
 
@@ -51,7 +58,7 @@ def test_rejects_bad_hyperparameters() -> None:
     with pytest.raises(ValueError, match="channels"):
         {{ cookiecutter.__class_name }}(8, 1, 4, channels=0)
     with pytest.raises(TypeError):
-        {{ cookiecutter.__class_name }}(8, 1, 4, chanels=16)  # a typo is an error, not silently ignored
+        {{ cookiecutter.__class_name }}(8, 1, 4, chanels=16)  # type: ignore[call-arg]  # a typo is an error, not silently ignored
 
 
 def structured_batch(case: TaskCase, size: int = 32, batch_size: int = 4) -> Batch:

@@ -1,25 +1,21 @@
-"""The first sample config trains end to end through ``rsmif run`` (the trainer, the data, this model and loss)."""
+"""Each task's sample config trains end to end through ``rsmif run {{ cookiecutter.method_name }}:TASK`` (the trainer,
+the data, this model and loss), two steps in a fresh process where every warning is an error."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from click.testing import CliRunner
-from rsmif_core.cli import cli
+from rsmif_core.testing import check_configs_train
 from safetensors.torch import load_file
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__class_name }}
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-
-def test_sample_config_trains(tmp_path: Path) -> None:
-    config = CONFIGS / f"{ {{- cookiecutter.__class_name }}.tasks[0]}-sample.yaml"
-    result = CliRunner().invoke(cli, [
-        "run", str(config), "trainer.max_steps=2", f"trainer.output_dir={tmp_path}", "trainer.progress=false",
-        "model.args.channels=8", "model.args.num_blocks=1", "data.test=null", "data.test_fr=null",
-    ])
-    assert result.exit_code == 0, result.output
-    weights = load_file(str(tmp_path / "model.safetensors"))
-    assert weights and all(torch.isfinite(t).all() for t in weights.values())
+def test_sample_configs_train(tmp_path: Path) -> None:
+    names = [f"{{ cookiecutter.method_name }}:{task}" for task in {{ cookiecutter.__class_name }}.tasks]
+    check_configs_train(names, tmp_path, "model.args.channels=8", "model.args.num_blocks=1", "data.test=null",
+                        "data.test_fr=null", "runtime.threads=1")
+    for name in names:
+        weights = load_file(str(tmp_path / name.replace(":", "-") / "model.safetensors"))
+        assert weights and all(torch.isfinite(t).all() for t in weights.values())
