@@ -153,3 +153,16 @@ def test_a_checkpoint_folder_can_be_tested(trained: tuple[Path, Path], tmp_path:
     from_folder = json.loads((tmp_path / "c" / "per_image.json").read_text())
     assert from_folder["weights"].endswith("step_00000002/model.safetensors")
     assert from_folder["summary"]["kit_mae"]["mean"] == pytest.approx(final)  # step 2 is the final step
+
+
+def test_the_default_test_folder_never_replaces_an_earlier_test(tmp_path: Path) -> None:
+    from rsmif_core.run.test import default_test_folder
+
+    assert default_test_folder(tmp_path, "rr", overwrite=False) == tmp_path / "test_rr"
+    (tmp_path / "test_rr").mkdir()
+    assert default_test_folder(tmp_path, "rr", overwrite=False) == tmp_path / "test_rr"  # empty: free
+    (tmp_path / "test_rr" / "per_image.csv").write_text("id\n")
+    (tmp_path / "test_rr_2" / "images").mkdir(parents=True)
+    assert default_test_folder(tmp_path, "rr", overwrite=False) == tmp_path / "test_rr_3"
+    assert default_test_folder(tmp_path, "rr", overwrite=True) == tmp_path / "test_rr"
+    assert default_test_folder(tmp_path, "fr", overwrite=False) == tmp_path / "test_fr"

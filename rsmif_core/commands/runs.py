@@ -42,7 +42,8 @@ def run_cmd(config: str, overrides: tuple[str, ...], resume: bool, overwrite: bo
 @click.option("--dtype", type=click.Choice(["float32", "uint16"]), default="float32", show_default=True,
               help="GeoTIFF values on the data's DN scale: float32 as computed, or uint16 rounded and clipped.")
 @click.option("--out", type=click.Path(), default=None,
-              help="Output folder [default: <trainer.output_dir>/test_<type>].")
+              help="Output folder [default: <run folder or trainer.output_dir>/test_<type>, or test_<type>_2, … when that "
+                   "holds an earlier test].")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier test in the output folder.")
 def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, kind: str, save: str | None,
              dtype: str, out: str | None, overwrite: bool) -> None:
@@ -51,7 +52,7 @@ def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, ki
     SOURCE is a finished run folder (its saved config and best weights) or a config file.
     """
     from rsmif_core.config import load_config
-    from rsmif_core.run.test import run_test
+    from rsmif_core.run.test import default_test_folder, run_test
 
     run_dir = Path(source)
     if run_dir.is_dir():
@@ -60,9 +61,14 @@ def test_cmd(source: str, overrides: tuple[str, ...], checkpoint: str | None, ki
     else:
         cfg = load_config(source, overrides)
         weights = Path(checkpoint) if checkpoint else None
+    console = Console(soft_wrap=True)
+    out_dir = Path(out) if out else default_test_folder(
+        run_dir if run_dir.is_dir() else Path(cfg.trainer.output_dir), kind, overwrite)
+    if not out and out_dir.name != f"test_{kind}":
+        console.print(f"note: {out_dir.parent / f'test_{kind}'} holds an earlier test (kept; --overwrite replaces it): "
+                      f"writing to {out_dir}")
     run_test(
         cfg, weights, "rr" if kind == "rr" else "fr",
         save="mat" if save == "mat" else "tif" if save == "tif" else None,
-        out_dir=Path(out) if out else (run_dir / f"test_{kind}" if run_dir.is_dir() else None),
-        console=Console(soft_wrap=True), overwrite=overwrite, dtype="uint16" if dtype == "uint16" else "float32",
+        out_dir=out_dir, console=console, overwrite=overwrite, dtype="uint16" if dtype == "uint16" else "float32",
     )

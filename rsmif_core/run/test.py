@@ -77,6 +77,18 @@ def check_test_folder(out: Path, overwrite: bool) -> list[Path]:
     return earlier
 
 
+def default_test_folder(root: Path, kind: str, overwrite: bool) -> Path:
+    """Where a test goes without ``--out``: ``root/test_<kind>``, or, when that already holds a test (e.g. the one
+    the run wrote at its end) and ``overwrite`` is not asked, the first ``root/test_<kind>_<n>`` that holds none."""
+    first = root / f"test_{kind}"
+    candidate, n = first, 1
+    while not overwrite and candidate.exists() and (
+            not candidate.is_dir() or any((candidate / name).exists() for name in TEST_OUTPUTS)):
+        n += 1
+        candidate = root / f"test_{kind}_{n}"
+    return candidate
+
+
 STAGING = ".rsmif-staging"
 
 
