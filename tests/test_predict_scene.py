@@ -94,6 +94,15 @@ def test_exp_output_is_the_whole_image_lms_with_the_pan_georeference(tmp_path: P
         assert (dst.height, dst.width, dst.count) == (pan.height, pan.width, 3)
         assert dst.profile["tiled"] and dst.profile["compress"] == "deflate"
         assert dst.tags()["RSMIF_MODEL"] == "exp" and dst.tags()["RSMIF_WHOLE_IMAGE_EQUAL"] == "yes"
+        assert dst.tags()["max_value"] == "2047" and dst.tags()["ratio"] == "4"
+    # rsmif score reads the scale and ratio from the output (3 bands: the generic MTF gains)
+    from click.testing import CliRunner
+
+    from rsmif_core.cli import cli
+
+    scored = CliRunner().invoke(cli, ["score", "--fused", str(out), "--pan", str(pan_path), "--ms", str(ms_path),
+                                      "--sensor", "none", "--metrics", "d_lambda_k"])
+    assert scored.exit_code == 0, scored.output
 
 
 def test_happy_path_cli_runs_clean_under_warnings_as_errors(pnn_run: Path, tmp_path: Path) -> None:

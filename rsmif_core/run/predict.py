@@ -282,7 +282,9 @@ def prepare_prediction(request: PredictRequest) -> PredictSetup:
             "RSMIF_WEIGHTS": str(weights_path or ""), "RSMIF_MAX_VALUE": f"{max_value:g}",
             "RSMIF_SCALE": "value = fused · RSMIF_MAX_VALUE (the inputs' units)",
             "RSMIF_TILING": f"{plan.describe()}, alignment {alignment}",
-            "RSMIF_WHOLE_IMAGE_EQUAL": "yes" if exact else "no (see RSMIF_TILING)"}
+            "RSMIF_WHOLE_IMAGE_EQUAL": "yes" if exact else "no (see RSMIF_TILING)",
+            # the keys every RSMIF output records, so that `rsmif score` reads the scale and ratio from the file
+            "max_value": f"{max_value:g}", "ratio": str(grid.ratio)}
     try:
         spec = choose_output(scene.pan_info, scene.ms_info, grid, request.dtype, max_value, request.compress,
                              request.cog, tags, block=(output_block(plan.core_rows), output_block(plan.core_cols)))
