@@ -124,7 +124,7 @@ QUICKSTART_1 = ('pip install torch==2.13.0 -e ".[dev]" -e plugins/rsmif-ramsf -e
 CI_QUICKSTART = (".ci/run", 'awk \'/^## Quick start/')
 INSTALL = "installs packages into the environment the tests run in"
 TEMPLATE_PLUGIN = ("needs the generated plugin pip-installed; tests/test_template.py generates one, installs it, "
-                   "trains it with `rsmif run configs/pansharpening-sample.yaml` and runs its tests")
+                   "trains it with `rsmif run NAME:pansharpening` and runs its tests")
 
 # (file, command as written without its comment) -> why it is not run here. Keep this list short.
 SKIP: dict[tuple[str, str], Skip] = {
@@ -147,8 +147,10 @@ SKIP: dict[tuple[str, str], Skip] = {
     ("CONTRIBUTING.md", ".ci/run"): Skip("CI itself: makes fresh virtual environments and downloads torch"),
     ("CONTRIBUTING.md", 'pip install -e ".[test]"'): Skip(INSTALL),
     ("CONTRIBUTING.md", "pytest"): Skip(TEMPLATE_PLUGIN, (("tests/test_template.py", '"-m", "pytest"'),)),
-    ("CONTRIBUTING.md", "rsmif run configs/pansharpening-sample.yaml"): Skip(
-        TEMPLATE_PLUGIN, (("tests/test_template.py", '"configs" / "pansharpening-sample.yaml"'),)),
+    ("CONTRIBUTING.md", "rsmif run mynet:pansharpening"): Skip(
+        TEMPLATE_PLUGIN, (("tests/test_template.py", '"run", f"{name}:pansharpening"'),)),
+    ("CONTRIBUTING.md", "rsmif config copy mynet:pansharpening my.yaml"): Skip(
+        TEMPLATE_PLUGIN, (("tests/test_template.py", '"config", "list"'),)),
     **{(f"plugins/rsmif-{name}/README.md", f"pip install plugins/rsmif-{name}"): Skip(INSTALL)
        for name in ("ramsf", "cf2n", "mmapp", "rsanet", "classical")},
 }
@@ -333,7 +335,7 @@ ELLIPSIS = {"--pan": "PAN.tif", "--ms": "MS.tif", "--out": "fused.tif"}
 
 # (pattern of a command, overrides appended to it): what only makes a documented command quick here.
 FAST: list[tuple[str, list[str]]] = [
-    (r"^rsmif run plugins/rsmif-[a-z0-9]+/configs/",
+    (r"^rsmif run (plugins/rsmif-[a-z0-9]+/configs/|[a-z0-9-]+:[a-z0-9-]+)",  # a plugin's config file or shipped name
      ["trainer.max_steps=1", "data.train.batch_size=1", "data.test=null", "data.test_fr=null"]),
     (r"^python -m pytest", ["--collect-only", "-p", "no:cacheprovider"]),  # the documented selection collects
 ]
