@@ -75,7 +75,8 @@ def test_full_resolution_from_h5_v73_mat_and_tif(tmp_path: Path) -> None:
     # MATLAB v7.3: an HDF5 file whose arrays h5py sees with reversed axes
     with h5py.File(tmp_path / "fused.mat", "w") as f:
         f["I_F"] = fused.transpose(2, 1, 0)
-    with rasterio.open(tmp_path / "fused.tif", "w", driver="GTiff", height=64, width=64, count=4, dtype="float64") as dst:
+    with rasterio.open(tmp_path / "fused.tif", "w", driver="GTiff", height=64, width=64, count=4, dtype="float64",
+                       transform=rasterio.Affine(0.5, 0, 0, 0, -0.5, 0)) as dst:  # a georeference: no warning
         dst.write(fused.transpose(2, 0, 1))
     expected = fn.hqnr(_t(fused), torch.from_numpy(pan)[None, None], _t(ms), 4, "qb", 32).item()
     for fused_file in ("fused.mat", "fused.tif"):
