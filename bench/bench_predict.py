@@ -275,7 +275,8 @@ def speed_main(opts: argparse.Namespace) -> None:
 def main() -> None:
     global SIZE, WINDOW
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("/work/scratch/predict/bench"))
+    parser.add_argument("--work", type=Path, default=Path("bench-predict-work"),
+                        help="folder for the generated scenes, runs and outputs (several GB at 8192²)")
     parser.add_argument("--models", nargs="+", default=["pnn", "ramsf"])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--tile", type=int, nargs="+", default=[1024, 512],

@@ -240,36 +240,26 @@ def check_shipped_configs(plugin: str) -> dict[str, Any]:
     return loaded
 
 
-# One fresh interpreter runs every command: warnings are errors there (``-W error``), so a warning that the
-# test process's own filters or earlier imports would hide fails the check too.
-_RUN_COMMANDS = """
-import json, sys
-from rsmif_core.cli import _configure_plugins, cli
-_configure_plugins()
-for args in json.loads(sys.argv[1]):
-    code = cli.main(args=args, prog_name="rsmif", standalone_mode=False)
-    if code:
-        sys.exit(f"rsmif {' '.join(args)} exited with {code}")
-"""
-
-
 def check_commands_run_clean(commands: Iterable[Iterable[str]], timeout: float = 900) -> str:
-    """Run each ``rsmif`` command line (a list of arguments) in one fresh Python process with every warning an
-    error; fail on the first that exits non-zero or warns. Returns what the process printed."""
-    import json
+    """Run each ``rsmif`` command line (a list of arguments) as a user does, in a fresh Python process with every
+    warning an error (``-W error``: a warning that the test process's own filters or earlier imports would hide
+    fails the check too); fail on the first that exits non-zero. Returns what the processes printed."""
     import subprocess
     import sys
 
-    args = [list(c) for c in commands]
-    result = subprocess.run([sys.executable, "-W", "error", "-c", _RUN_COMMANDS, json.dumps(args)],
-                            capture_output=True, text=True, timeout=timeout)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"exit status {result.returncode}:\n{output[-6000:]}"
-    return output
+    printed = []
+    for command in commands:
+        args = list(command)
+        result = subprocess.run([sys.executable, "-W", "error", "-m", "rsmif_core.cli", *args],
+                                capture_output=True, text=True, timeout=timeout)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"rsmif {' '.join(args)}: exit status {result.returncode}:\n{output[-6000:]}"
+        printed.append(output)
+    return "".join(printed)
 
 
 def check_configs_train(names: Iterable[str], out_dir: Path, *overrides: str, timeout: float = 900) -> None:
-    """``rsmif run NAME trainer.max_steps=2 …`` for each shipped config, all in one process (see
+    """``rsmif run NAME trainer.max_steps=2 …`` for each shipped config, each in a fresh process (see
     :func:`check_commands_run_clean`): two optimizer steps, validation, the test splits, no warning. Extra
     ``overrides`` (``data.train.batch_size=2``) apply to every run."""
     names = list(names)
