@@ -34,6 +34,7 @@ _PUBLIC: dict[str, str] = {
     "Register": "rsmif_core.plugins.hookspecs",
     "RegisterCommand": "rsmif_core.plugins.hookspecs",
     "RegisterConfig": "rsmif_core.plugins.hookspecs",
+    "register_config_folder": "rsmif_core.plugins.hookspecs",
     "Entry": "rsmif_core.plugins.registry",
     "RsmifError": "rsmif_core.errors",
     "UsageError": "rsmif_core.errors",
@@ -81,6 +82,7 @@ __all__ = [
     "Register",
     "RegisterCommand",
     "RegisterConfig",
+    "register_config_folder",
     "RegistryError",
     "RsmifError",
     "RunFailure",
@@ -166,7 +168,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         create_model,
         describe,
     )
-    from rsmif_core.plugins.hookspecs import Register, RegisterCommand, RegisterConfig, hookimpl
+    from rsmif_core.plugins.hookspecs import (
+        Register,
+        RegisterCommand,
+        RegisterConfig,
+        hookimpl,
+        register_config_folder,
+    )
     from rsmif_core.plugins.registry import Entry, RegistryError
     from rsmif_core.types import (
         TASKS,

@@ -92,7 +92,7 @@ def test_config_list_shows_every_shipped_config() -> None:
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert set(rows) == set(registry().names("configs"))
     assert rows["pnn:pansharpening"]["plugin"] == "rsmif" and rows["pnn:pansharpening"]["task"] == "pansharpening"
-    assert rows["pnn:ms-hs-cave"]["task"] == "ms-hs" and "needs the data" in rows["pnn:ms-hs-cave"]["description"]
+    assert rows["pnn:ms-hs-cave"]["task"] == "ms-hs" and "CAVE" in rows["pnn:ms-hs-cave"]["description"]
     assert all(Path(r["path"]).is_file() for r in rows.values())
     table = CliRunner().invoke(cli, ["config", "list"])
     assert table.exit_code == 0 and "pnn:sar-optical-sen12mscr" in table.output

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rsmif_core.plugins.hookspecs import Register, RegisterConfig, hookimpl
+from rsmif_core.plugins.hookspecs import Register, RegisterConfig, hookimpl, register_config_folder
 
 _PAN_TASKS = ("pansharpening", "hyperspectral")
 
 # PNN's run configurations in rsmif_core/configs/ (pnn-SETTING.yaml is registered as pnn:SETTING).
-_PNN_CONFIGS = {
-    "pansharpening": "PNN on the built-in Landsat-7 sample (no download), the paper's recipe on a CPU budget",
-    "hyperspectral": "PNN on the built-in hyperspectral sample (no download), the paper's recipe on a CPU budget",
-    "sar-optical": "PNN on the built-in SAR-optical sample (no download), the paper's recipe on a CPU budget",
-    "ms-hs": "PNN on the built-in MS/HS sample (no download), the paper's recipe on a CPU budget",
-    "pansharpening-wv3": "PNN on PanCollection WorldView-3, the paper's recipe (needs the data)",
-    "pansharpening-qb": "PNN on PanCollection QuickBird, the paper's recipe (needs the data)",
-    "pansharpening-gf2": "PNN on PanCollection GaoFen-2, the paper's recipe (needs the data)",
-    "hyperspectral-pavia": "PNN on HyperPanCollection Pavia Centre, the paper's recipe (needs the data)",
-    "sar-optical-sen12mscr": "PNN on SEN12MS-CR cloud removal, the paper's recipe (needs the data)",
-    "ms-hs-cave": "PNN on CAVE MS/HS fusion, the paper's recipe (needs the data)",
-}
 
 
 @hookimpl
@@ -78,6 +66,4 @@ def register_datasets(register: Register) -> None:
 
 @hookimpl
 def register_configs(register: RegisterConfig) -> None:
-    folder = Path(__file__).resolve().parents[1] / "configs"
-    for setting, description in _PNN_CONFIGS.items():
-        register(f"pnn:{setting}", folder / f"pnn-{setting}.yaml", description=description)
+    register_config_folder(register, "pnn", Path(__file__).resolve().parents[1] / "configs")

@@ -62,6 +62,19 @@ class RegisterConfig(Protocol):
     def __call__(self, name: str, path: Path, *, description: str = "") -> None: ...
 
 
+def register_config_folder(register: RegisterConfig, plugin: str, folder: Path) -> None:
+    """Register every ``*.yaml`` in ``folder`` as ``PLUGIN:FILE`` (``pansharpening.yaml`` -> ``ramsf:pansharpening``;
+    a ``PLUGIN-`` prefix of the file name is dropped). The description is the first sentence of the file's
+    opening comment, ``# Method (citation): what it runs. …``, after its first ``": "``."""
+    for path in sorted(Path(folder).glob("*.yaml")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        comment = " ".join(line.lstrip("# ").strip() for line in lines[: next(
+            (i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))])
+        text = comment.partition(": ")[2] or comment
+        stem = path.stem.removeprefix(f"{plugin}-")
+        register(f"{plugin}:{stem}", path, description=text.partition(". ")[0].rstrip("."))
+
+
 @hookspec
 def register_models(register: Register) -> None:
     """Register fusion networks (``FusionModel`` subclasses)."""

@@ -6,17 +6,6 @@ from pathlib import Path
 
 import rsmif_core
 
-# The test configurations shipped in configs/ (FILE.yaml is registered as classical:FILE): test data and metrics
-# for any of the models below (rsmif test classical:pansharpening model.name=mtf-glp).
-CONFIGS = {
-    "pansharpening": "test any classical model on the built-in Landsat-7 sample (no download), rr and fr",
-    "hyperspectral": "test any classical model on the built-in hyperspectral sample (no download)",
-    "pansharpening-wv3": "test any classical model on PanCollection WorldView-3, rr and fr (needs the data)",
-    "pansharpening-qb": "test any classical model on PanCollection QuickBird, rr and fr (needs the data)",
-    "pansharpening-gf2": "test any classical model on PanCollection GaoFen-2, rr and fr (needs the data)",
-    "hyperspectral-pavia": "test any classical model on HyperPanCollection Pavia Centre (needs the data)",
-}
-
 
 @rsmif_core.hookimpl
 def register_models(register: rsmif_core.Register) -> None:
@@ -61,6 +50,4 @@ def register_models(register: rsmif_core.Register) -> None:
 
 @rsmif_core.hookimpl
 def register_configs(register: rsmif_core.RegisterConfig) -> None:
-    folder = Path(__file__).parent / "configs"
-    for setting, description in CONFIGS.items():
-        register(f"classical:{setting}", folder / f"{setting}.yaml", description=description)
+    rsmif_core.register_config_folder(register, "classical", Path(__file__).parent / "configs")

@@ -21,10 +21,8 @@ def register_models(register: rsmif_core.Register) -> None:
 
 @rsmif_core.hookimpl
 def register_configs(register: rsmif_core.RegisterConfig) -> None:
-    for path in sorted((Path(__file__).parent / "configs").glob("*.yaml")):
-        # the file's first line says what it runs: "# {{ cookiecutter.method_name }}: pansharpening on ..."
-        first = path.read_text(encoding="utf-8").partition("\n")[0]
-        register(f"{{ cookiecutter.method_name }}:{path.stem}", path, description=first.lstrip("# ").partition(": ")[2])
+    # each file's first line says what it runs: "# {{ cookiecutter.method_name }}: pansharpening on ..."
+    rsmif_core.register_config_folder(register, "{{ cookiecutter.method_name }}", Path(__file__).parent / "configs")
 {% if cookiecutter.default_loss == "own" %}
 
 @rsmif_core.hookimpl
