@@ -337,6 +337,7 @@ ELLIPSIS = {"--pan": "PAN.tif", "--ms": "MS.tif", "--out": "fused.tif"}
 FAST: list[tuple[str, list[str]]] = [
     (r"^rsmif run (plugins/rsmif-[a-z0-9]+/configs/|[a-z0-9-]+:[a-z0-9-]+)",  # a plugin's config file or shipped name
      ["trainer.max_steps=1", "data.train.batch_size=1", "data.test=null", "data.test_fr=null"]),
+    (r"^rsmif adapt ", ["--steps", "2", "--val-every", "1"]),
     (r"^python -m pytest", ["--collect-only", "-p", "no:cacheprovider"]),  # the documented selection collects
 ]
 
