@@ -11,6 +11,7 @@ validity masks (nodata values, internal masks, non-finite values). Nothing here 
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,23 +92,35 @@ class SceneGrid:
                          self.ms_row0, self.ms_col0)
 
 
+_open_lock = threading.Lock()
+
+
+def open_raster(path: str | Path, mode: str = "r", **profile: Any) -> Any:
+    """``rasterio.open`` without rasterio's NotGeoreferencedWarning (images without a georeference are checked and
+    named by RSMIF itself). The filter is set only around the call, under a lock: ``warnings.catch_warnings``
+    changes process-wide state, and the reader and writer threads of ``rsmif predict`` open files concurrently."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with _open_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path, mode, **profile)
+
+
 def raster_info(path: str | Path) -> RasterInfo:
     """Open ``path`` only for its header; a clear error for a missing or unreadable file."""
     import rasterio
     from rasterio.enums import MaskFlags
-    from rasterio.errors import NotGeoreferencedWarning
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(path, "no such file" if not path.exists() else "expected a file, found a folder")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked below, with a clearer message
-            with rasterio.open(path) as src:
-                return RasterInfo(
-                    path, src.height, src.width, src.count, src.dtypes[0], src.crs, src.transform, src.nodata,
-                    all(flag == [MaskFlags.all_valid] for flag in src.mask_flag_enums), tuple(src.descriptions),
-                )
+        with open_raster(path) as src:  # a missing georeference is checked later, with a clearer message
+            return RasterInfo(
+                path, src.height, src.width, src.count, src.dtypes[0], src.crs, src.transform, src.nodata,
+                all(flag == [MaskFlags.all_valid] for flag in src.mask_flag_enums), tuple(src.descriptions),
+            )
     except rasterio.errors.RasterioError as exc:
         raise DataError(path, f"not a readable raster: {exc}") from None
 
@@ -238,17 +251,12 @@ class ScenePair:
     @contextmanager
     def opened(self) -> Iterator[ScenePair]:
         """Open both files for this thread's reads (GDAL handles must not be shared between threads)."""
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(self.pan_info.path) as pan, rasterio.open(self.ms_info.path) as ms:
-                self._pan, self._ms = pan, ms
-                try:
-                    yield self
-                finally:
-                    self._pan = self._ms = None
+        with open_raster(self.pan_info.path) as pan, open_raster(self.ms_info.path) as ms:
+            self._pan, self._ms = pan, ms
+            try:
+                yield self
+            finally:
+                self._pan = self._ms = None
 
     def _require_open(self) -> None:
         if self._pan is None:

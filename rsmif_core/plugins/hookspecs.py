@@ -66,7 +66,7 @@ def register_config_folder(register: RegisterConfig, plugin: str, folder: Path) 
     """Register every ``*.yaml`` in ``folder`` as ``PLUGIN:FILE`` (``pansharpening.yaml`` -> ``ramsf:pansharpening``;
     a ``PLUGIN-`` prefix of the file name is dropped). The description is the first sentence of the file's
     opening comment, ``# Method (citation): what it runs. …``, after its first ``": "``."""
-    for path in sorted(Path(folder).glob("*.yaml")):
+    for path in sorted(Path(folder).glob("*.yaml"), key=lambda found: found.stem):
         lines = path.read_text(encoding="utf-8").splitlines()
         comment = " ".join(line.lstrip("# ").strip() for line in lines[: next(
             (i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))])

@@ -354,15 +354,9 @@ def run_prediction(setup: PredictSetup, on_tiles: Callable[[int], None] | None =
 
 
 def _verify(path: Path, setup: PredictSetup) -> None:
-    import warnings
+    from rsmif_core.data.scene import open_raster
 
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # inputs without a georeference give none
-        dst = rasterio.open(path)
-    with dst:
+    with open_raster(path) as dst:
         info = setup.scene.pan_info
         if (dst.height, dst.width, dst.count) != (info.height, info.width, setup.scene.spectral_bands):
             raise DataError(path, f"wrote {dst.height}×{dst.width}×{dst.count}, expected "

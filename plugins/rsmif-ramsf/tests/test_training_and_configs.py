@@ -88,7 +88,7 @@ def test_discovered_through_the_entry_point():
     plugins = {p["name"]: p for p in json.loads(result.output)}
     assert "ramsf" in plugins, sorted(plugins)
     assert plugins["ramsf"]["distribution"] == "rsmif-ramsf"
-    assert plugins["ramsf"]["registered"] == {"models": ["ramsf"], "configs": [f"ramsf:{s}" for s in SETTINGS]}
+    assert plugins["ramsf"]["registered"] == {"models": ["ramsf"], "configs": sorted(f"ramsf:{s}" for s in SETTINGS)}
     assert plugins["ramsf"]["error"] is None
     model = rsmif_core.create_model("ramsf", spectral_bands=4, guide_bands=1, ratio=4)
     assert isinstance(model, RAMSF)

@@ -10,7 +10,6 @@ nodata value; a valid pixel that would round to the nodata value of an integer o
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rsmif_core.data.scene import RasterInfo, SceneGrid
+from rsmif_core.data.scene import RasterInfo, SceneGrid, open_raster
 
 COMPRESSIONS = ("deflate", "zstd", "lzw", "none")
 BLOCK = 512
@@ -130,21 +129,16 @@ class SceneWriter:
 
     @contextmanager
     def opened(self) -> Iterator[SceneWriter]:
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # only for inputs without a georeference
-            with rasterio.open(self.path, "w", **gtiff_profile(self.pan, self.count, self.spec)) as dst:
-                dst.update_tags(**self.spec.tags)
-                for band, text in enumerate(self.spec.descriptions[: self.count], start=1):
-                    if text:
-                        dst.set_band_description(band, text)
-                self._dst = dst
-                try:
-                    yield self
-                finally:
-                    self._dst = None
+        with open_raster(self.path, "w", **gtiff_profile(self.pan, self.count, self.spec)) as dst:
+            dst.update_tags(**self.spec.tags)
+            for band, text in enumerate(self.spec.descriptions[: self.count], start=1):
+                if text:
+                    dst.set_band_description(band, text)
+            self._dst = dst
+            try:
+                yield self
+            finally:
+                self._dst = None
 
     def write(self, row: int, col: int, fused: np.ndarray, valid: np.ndarray | None) -> None:
         """``fused``: C×h×w in [0, 1] at processed-region position (``row``, ``col``)."""
