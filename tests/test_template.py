@@ -281,23 +281,24 @@ def _has_setuptools(major: int) -> bool:
 
 @pytest.fixture
 def installed_plugin(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
-    """A freshly generated plugin, pip-installed into this environment; uninstalled afterwards."""
+    """A freshly generated plugin, pip-installed into a folder of its own that only this test's commands see
+    (``PYTHONPATH``): other tests running meanwhile never meet a half-installed plugin."""
     name = f"tplcheck{os.getpid()}"
     result = CliRunner().invoke(cli, ["new", "method", name, "--no-input", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     project = tmp_path / f"rsmif-{name}"
+    site = tmp_path / "site"
     # Tiny tensors: one thread per process beats contention on a shared machine.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
     env.pop("RSMIF_LOAD_PLUGINS", None)
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", str(project)]
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(project)]
     if _has_setuptools(GENERATED_SETUPTOOLS):
         pip.insert(-1, "--no-build-isolation")  # fast; the build backend the plugin asks for is already here
     try:
         _run(pip, env, tmp_path)
         yield name, project, env
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", f"rsmif-{name}"],
-                       env=env, capture_output=True, timeout=120)
         forget_package(f"rsmif_{name}")
 
 
