@@ -91,6 +91,22 @@ def test_the_paper_recipe_is_the_default(scene: tuple[Path, Path], tmp_path: Pat
     geoeye = adaptation_config(AdaptRequest(source="pnn", pan=str(pan), ms=str(ms), out=str(tmp_path / "o"),
                                             sensor="GeoEye1", loss="zpnn"))
     assert geoeye.optim.lr == 5e-5 and geoeye.optim.weight_decay == 0.0 and geoeye.loss.name == "zpnn"
+    assert geoeye.trainer.best_metric == "loss" and geoeye.trainer.best_mode == "min"
+
+
+def test_hqnr_loss_and_keeping_the_best_hqnr(scene: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "adapted"
+    code, text = run(adapt_args("pnn", scene, out, "--loss", "hqnr", "--keep", "hqnr", "--steps", "3",
+                                "--val-every", "1"))
+    assert code == 0, text
+    rows = history(out)
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["best_metric"] == "hqnr" and summary["best_step"] == max(rows, key=lambda r: r["hqnr"])["step"]
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["loss"]["name"] == "hqnr" and cfg["optim"]["lr"] == 1e-4 and cfg["optim"]["weight_decay"] == 0.0
+    assert all(abs(r["loss"] - (1 - r["hqnr"])) < 0.05 for r in rows)  # the loss is 1 − HQNR without uint16 rounding
+    code, text = run(adapt_args("pnn", scene, tmp_path / "bad", "--keep", "ssim"))
+    assert code == 2 and "--keep" in text
 
 
 def test_ctrl_c_stops_with_a_checkpoint_and_resume_finishes(scene: tuple[Path, Path], tmp_path: Path) -> None:

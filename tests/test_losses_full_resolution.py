@@ -1,4 +1,4 @@
-"""The full-resolution losses of Z-PNN and λ-PNN against direct implementations of the papers' formulas,
+"""The full-resolution losses of Z-PNN, λ-PNN and HQNR against direct implementations of their formulas,
 their gradients, and that a few steps on them lower them."""
 
 from __future__ import annotations
@@ -134,7 +134,29 @@ def test_lambda_pnn_loss_equals_its_formula() -> None:
                                              rel=1e-8)
 
 
-@pytest.mark.parametrize("name", ["zpnn", "lambda_pnn"])
+def test_hqnr_loss_is_one_minus_the_toolbox_hqnr_without_rounding() -> None:
+    from rsmif_core.metrics import functional as fn
+
+    batch = scene(size=64)
+    fused = _fused(batch)
+    out = rsmif_core.create_loss("hqnr")(FusionOutput(fused), batch)
+    dn = [t * 2047 for t in (fused, batch.pan, batch.ms, batch.lms)]
+    expected = fn.hqnr(dn[0], dn[1], dn[2], 4, "GeoEye1", 32, lms=dn[3], quantise=False)
+    assert out.total.item() == pytest.approx(1 - expected.item(), rel=1e-10)
+    assert out.terms["d_s"].item() == pytest.approx(fn.d_s(dn[0], dn[1], dn[2], 4, 32, lms=dn[3]).item(), rel=1e-10)
+    weighted = rsmif_core.create_loss("hqnr", alpha=3.0, beta=0.5)(FusionOutput(fused), batch).total.item()
+    expected = fn.hqnr(dn[0], dn[1], dn[2], 4, "GeoEye1", 32, lms=dn[3], alpha=3.0, beta=0.5, quantise=False)
+    assert weighted == pytest.approx(1 - expected.item(), rel=1e-10)
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        rsmif_core.create_loss("hqnr", alpha=0.0)
+    small = scene(size=48)  # sides not multiples of 32: blocks of 16
+    value = rsmif_core.create_loss("hqnr")(FusionOutput(_fused(small)), small).total.item()
+    dn = [t * 2047 for t in (_fused(small), small.pan, small.ms, small.lms)]
+    assert value == pytest.approx(1 - fn.hqnr(dn[0], dn[1], dn[2], 4, "GeoEye1", 16, lms=dn[3], quantise=False).item(),
+                                  rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["zpnn", "lambda_pnn", "hqnr"])
 def test_losses_have_gradients_on_any_band_count_and_reject_what_they_cannot_take(name: str) -> None:
     for bands, sensor in ((8, "WV3"), (4, "qb"), (30, "none")):
         batch = scene(size=64, bands=bands, sensor=sensor)
@@ -147,7 +169,7 @@ def test_losses_have_gradients_on_any_band_count_and_reject_what_they_cannot_tak
         rsmif_core.create_loss(name)(FusionOutput(sar.lms), sar)
 
 
-@pytest.mark.parametrize("name", ["zpnn", "lambda_pnn"])
+@pytest.mark.parametrize("name", ["zpnn", "lambda_pnn", "hqnr"])
 def test_a_few_steps_on_the_loss_lower_it(name: str) -> None:
     batch = scene(size=64, bands=4).to(torch.float32)
     torch.manual_seed(0)

@@ -22,8 +22,8 @@ from rich.console import Console
               help="The product's largest DN [default: the sensor's, 255 for 8-bit images].")
 @click.option("--pan-key", default=None, help="The PAN variable of a .mat file.")
 @click.option("--ms-key", default=None, help="The MS variable of a .mat file.")
-@click.option("--loss", type=click.Choice(["lambda_pnn", "zpnn"]), default="lambda_pnn", show_default=True,
-              help="The full-resolution loss (with the paper's weights for the sensor).")
+@click.option("--loss", type=click.Choice(["lambda_pnn", "zpnn", "hqnr"]), default="lambda_pnn", show_default=True,
+              help="The full-resolution loss: λ-PNN or Z-PNN with the paper's weights for the sensor, or 1 − HQNR.")
 @click.option("--steps", type=int, default=100, show_default=True, help="Iterations (λ-PNN: 100).")
 @click.option("--lr", type=float, default=None, help="Adam's learning rate [default: the paper's for the sensor].")
 @click.option("--patches", type=int, default=16, show_default=True,
@@ -31,12 +31,14 @@ from rich.console import Console
 @click.option("--patch-size", type=int, default=256, show_default=True, help="Patch side in PAN pixels.")
 @click.option("--val-every", type=int, default=10, show_default=True,
               help="Steps between the scores (loss, D_λ^K, D_s, HQNR) and checkpoints.")
+@click.option("--keep", type=click.Choice(["loss", "hqnr"]), default="loss", show_default=True,
+              help="The weights kept: those of the lowest loss (λ-PNN) or of the highest HQNR on the scene.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue an interrupted adaptation in --out.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out.")
 def adapt_cmd(source: str, overrides: tuple[str, ...], pan: str, ms: str, out: str, sensor: str, model: str | None,
               ratio: int | None, max_value: float | None, pan_key: str | None, ms_key: str | None, loss: str,
-              steps: int, lr: float | None, patches: int, patch_size: int, val_every: int, seed: int, resume: bool,
+              steps: int, lr: float | None, patches: int, patch_size: int, val_every: int, keep: str, seed: int, resume: bool,
               overwrite: bool) -> None:
     """Fine-tune SOURCE on the scene PAN + MS with λ-PNN's unsupervised loss (target adaptation); the run in
     --out is then ready for `rsmif predict`.
@@ -49,7 +51,7 @@ def adapt_cmd(source: str, overrides: tuple[str, ...], pan: str, ms: str, out: s
 
     request = AdaptRequest(source=source, pan=pan, ms=ms, out=out, sensor=sensor, model=model, ratio=ratio,
                            max_value=max_value, pan_key=pan_key, ms_key=ms_key, loss=loss, steps=steps, lr=lr,
-                           patches=patches, patch_size=patch_size, val_every=val_every, seed=seed,
+                           patches=patches, patch_size=patch_size, val_every=val_every, keep=keep, seed=seed,
                            overrides=overrides)
     result = adapt(request, resume=resume, overwrite=overwrite, console=Console(soft_wrap=True))
     if result.exit_code:

@@ -6,7 +6,12 @@ network on the real PAN and MS instead (Ciotola et al.):
 * **Z-PNN** — "Pansharpening by convolutional neural networks in the full resolution framework", IEEE TGRS
   60, 2022: ``L = L_spectral + β·L_structural``;
 * **λ-PNN** — "Unsupervised deep learning-based pansharpening with jointly enhanced spectral and spatial
-  fidelity", IEEE TGRS 61, 2023: ``L = α·ERGAS + β·(1 − Q2n) + γ·L_structural``.
+  fidelity", IEEE TGRS 61, 2023: ``L = α·ERGAS + β·(1 − Q2n) + γ·L_structural``;
+* **HQNR** — ``L = 1 − (1 − D_λ^K)(1 − D_s)``: the full-resolution index of the 2021 benchmark itself
+  (Vivone et al., IEEE GRSM 2021), differentiable, as the QNR-based losses of unsupervised pansharpening
+  (e.g. Luo et al., "Pansharpening via unsupervised convolutional neural networks", IEEE JSTARS 2020) use it.
+  A network trained or adapted with it is tuned to the index it is scored with, and that index can prefer a
+  smoother image to a sharper one: report other indices beside it and look at the result.
 
 Their spectral terms compare the fused image, low-passed with the sensor's MTF filter and decimated
 (:func:`degrade`, the one MTF implementation of :mod:`rsmif_core.ops.mtf`), with the MS. Their structural
@@ -31,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from rsmif_core.errors import UsageError
+from rsmif_core.metrics.functional import d_lambda_k, d_s
 from rsmif_core.metrics.q2n import q2n_value
 from rsmif_core.ops.correlation import local_correlation
 from rsmif_core.ops.mtf import canonical_sensor, decimate, ms_gains, mtf_filter
@@ -47,8 +53,9 @@ LAMBDA_PNN_WEIGHTS: Mapping[str, tuple[float, float, float]] = {
 ADAPTATION_LR: Mapping[str, Mapping[str, float]] = {
     "lambda_pnn": {"WV3": 4e-5, "WV2": 3.5e-5, "GeoEye1": 5e-5},
     "zpnn": {"WV3": 1e-5, "WV2": 1e-5, "GeoEye1": 5e-5},
+    "hqnr": {"WV3": 1e-4, "WV2": 1e-4, "GeoEye1": 1e-4},
 }
-ADAPTATION_WEIGHT_DECAY: Mapping[str, float] = {"lambda_pnn": 1e-4, "zpnn": 0.0}
+ADAPTATION_WEIGHT_DECAY: Mapping[str, float] = {"lambda_pnn": 1e-4, "zpnn": 0.0, "hqnr": 0.0}
 ADAPTATION_STEPS = 100
 
 
@@ -161,13 +168,56 @@ class LambdaPNNLoss(nn.Module):
         ms = batch.ms.to(low.dtype)
         mse = (low - ms).square().mean(dim=(-2, -1))
         ergas = (100.0 / ratio * torch.sqrt((mse / ms.mean(dim=(-2, -1)).square()).mean(-1))).mean()
-        scale = float(batch.meta.max_value) if batch.meta.max_value > 1 else 2048.0  # Q2n on a DN scale
+        scale = _dn_scale(batch)
         block = _q2n_block(*ms.shape[-2:])
         q2n = q2n_value(ms.double() * scale, low.double() * scale, block, block, quantise=False, kernels="torch").mean()
         structural, unthresholded = structural_loss(fused, batch)
         total = alpha * ergas + beta * (1.0 - q2n).to(ergas.dtype) + gamma * structural.to(ergas.dtype)
         return LossOutput(total, {"ergas": ergas.detach(), "d_lambda_k": (1.0 - q2n).detach(),
                                   "structural": structural.detach(), "structural_unthresholded": unthresholded})
+
+
+def _dn_scale(batch: Batch) -> float:
+    """The data's DN scale, where the Q indices are computed (2048 for data without one)."""
+    return float(batch.meta.max_value) if batch.meta.max_value > 1 else 2048.0
+
+
+def _block(h: int, w: int) -> int:
+    """The Q block of a h×w image: 32 (the toolbox's), or the largest power of 2 dividing both sides."""
+    block = 32
+    while h % block or w % block:
+        block //= 2
+    return block
+
+
+class HQNRLoss(nn.Module):
+    """``1 − (1 − D_λ^K)^alpha · (1 − D_s)^beta`` (HQNR with the toolbox's exponents, 1 and 1 by default) with
+    the toolbox's D_λ^K (Q2n of the MTF-filtered fused image and the upsampled MS, no uint16 rounding, which
+    would stop the gradient) and D_s (band-wise Q with the PAN, against the MS's with the low-passed PAN), in
+    blocks of 32 (or the largest power of 2 dividing the patch's sides). ``alpha > 1`` favours spectral
+    fidelity where the spatial term would trade it away."""
+
+    needs_reference = False
+
+    def __init__(self, alpha: float = 1.0, beta: float = 1.0) -> None:
+        super().__init__()
+        for name, value in (("alpha", alpha), ("beta", beta)):
+            if not value > 0:
+                raise ValueError(f"hqnr: {name} must be positive, found {value}")
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, output: FusionOutput, batch: Batch) -> LossOutput:
+        fused = output.fused
+        ratio, pan = _ratio(batch), _pan(batch)
+        scale = _dn_scale(batch)
+        f = fused.double() * scale
+        ms, lms = batch.ms.double() * scale, batch.lms.double() * scale
+        block = _block(*f.shape[-2:])
+        spectral = d_lambda_k(f, ms, ratio, _gains(batch), block, lms=lms, quantise=False, kernels="torch")
+        spatial = d_s(f, pan.double() * scale, ms, ratio, block, lms=lms)
+        total = 1.0 - ((1.0 - spectral) ** self.alpha * (1.0 - spatial) ** self.beta).mean()
+        return LossOutput(total.to(fused.dtype), {"d_lambda_k": spectral.detach().mean(),
+                                                  "d_s": spatial.detach().mean()})
 
 
 def zpnn(beta: float | None = None) -> ZPNNLoss:
@@ -178,3 +228,8 @@ def zpnn(beta: float | None = None) -> ZPNNLoss:
 def lambda_pnn(alpha: float | None = None, beta: float | None = None, gamma: float | None = None) -> LambdaPNNLoss:
     """λ-PNN (Ciotola et al., TGRS 2023): unsupervised full-resolution ERGAS + Q2n + thresholded structural term."""
     return LambdaPNNLoss(alpha, beta, gamma)
+
+
+def hqnr(alpha: float = 1.0, beta: float = 1.0) -> HQNRLoss:
+    """1 − HQNR (toolbox D_λ^K and D_s, differentiable; exponents alpha, beta): unsupervised full-resolution loss."""
+    return HQNRLoss(alpha, beta)

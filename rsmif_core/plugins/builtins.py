@@ -21,13 +21,14 @@ def register_models(register: Register) -> None:
 
 @hookimpl
 def register_losses(register: Register) -> None:
-    from rsmif_core.losses.full_resolution import lambda_pnn, zpnn
+    from rsmif_core.losses.full_resolution import hqnr, lambda_pnn, zpnn
     from rsmif_core.losses.pixel import l1, mse
 
     register("l1", l1)
     register("mse", mse)
     register("zpnn", zpnn, tasks=_PAN_TASKS)
     register("lambda_pnn", lambda_pnn, tasks=_PAN_TASKS)
+    register("hqnr", hqnr, tasks=_PAN_TASKS)
 
 
 @hookimpl

@@ -9,12 +9,13 @@ no reference. The adaptation is an ordinary run, assembled here and trained by :
 * data: the scene's full-resolution patches (``scene_patches``: the whole scene when it is no larger
   than ``patches`` patches, else ``patches`` representative tiles), all in one batch, as λ-PNN trains;
   their sides are multiples of 32 PAN pixels, the block of the D_λ^K and D_s indices that score them;
-* loss: ``lambda_pnn`` (or ``zpnn``) with the paper's weights for the sensor;
+* loss: ``lambda_pnn`` (or ``zpnn``) with the paper's weights for the sensor, or ``hqnr`` (1 − HQNR itself);
 * optimizer: Adam with the paper's learning rate for the sensor (λ-PNN: weight decay 1e-4), ``steps``
   iterations (λ-PNN: 100);
 * validation on the same patches every ``val_every`` steps and before the first: the loss and D_λ^K, D_s,
-  HQNR; the final weights are those of the lowest loss (λ-PNN keeps its best iterate), which may be the
-  starting weights themselves.
+  HQNR; the final weights are those of the lowest loss (λ-PNN keeps its best iterate), or, with
+  ``keep="hqnr"``, of the highest HQNR on the scene's patches (a no-reference choice: the λ-PNN loss can keep
+  falling after HQNR has peaked); either may be the starting weights themselves.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from rsmif_core.run.folder import RunFolder
 from rsmif_core.run.weights import find_weights_file
 from rsmif_core.training import TrainResult
 
-LOSSES = ("lambda_pnn", "zpnn")
+LOSSES = ("lambda_pnn", "zpnn", "hqnr")
+KEEP = {"loss": "min", "hqnr": "max"}  # which validation score picks the final weights, and its direction
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class AdaptRequest:
     patches: int = 16
     patch_size: int = 256
     val_every: int = 10
+    keep: str = "loss"
     seed: int = 42
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
@@ -81,6 +84,8 @@ def adaptation_config(request: AdaptRequest) -> RunConfig:
     """The run that adapts ``request.source`` to the scene (checked like a run file; overrides applied last)."""
     if request.loss not in LOSSES:
         raise UsageError(f"--loss {request.loss!r}: expected one of {', '.join(LOSSES)}")
+    if request.keep not in KEEP:
+        raise UsageError(f"--keep {request.keep!r}: expected one of {', '.join(KEEP)}")
     for name, value in (("--steps", request.steps), ("--patches", request.patches),
                         ("--patch-size", request.patch_size), ("--val-every", request.val_every)):
         if value < 1:
@@ -104,7 +109,7 @@ def adaptation_config(request: AdaptRequest) -> RunConfig:
         "optim": {"name": "adam", "lr": lr, "weight_decay": ADAPTATION_WEIGHT_DECAY[request.loss]},
         "trainer": {"max_steps": request.steps, "output_dir": request.out, "seed": request.seed,
                     "val_every": request.val_every, "val_at_start": True, "checkpoint_every": request.val_every,
-                    "best_metric": "loss", "best_mode": "min", "final_weights": "best",
+                    "best_metric": request.keep, "best_mode": KEEP[request.keep], "final_weights": "best",
                     "log_every": min(10, request.val_every)},
     }
     return config_from_tree(tree, f"rsmif adapt {request.source}", request.overrides)
