@@ -3,7 +3,8 @@
 Public names for users and plugins: the contracts (:class:`Batch`, :class:`FusionOutput`,
 :class:`LossOutput`, :class:`FusionModel`), the plugin marker :data:`hookimpl`, the factories
 ``create_model`` / ``create_dataset`` / ``create_loss`` / ``create_metric`` and ``available``, and the
-shared operators (sensor MTF filters, the toolbox interpolators, wavelets, window attention).
+shared operators (sensor MTF filters, the toolbox interpolators, wavelets, window attention,
+channels-last convolutions).
 
 Names are imported on first use, so ``import rsmif_core`` (and ``rsmif --help``) does not pay for torch.
 A plugin imports only these names.
@@ -47,6 +48,8 @@ _PUBLIC: dict[str, str] = {
     "create_model": "rsmif_core.plugins.factory",
     "describe": "rsmif_core.plugins.factory",
     # operators
+    "ChannelsLastConv2d": "rsmif_core.ops.layers",
+    "channels_last": "rsmif_core.ops.layers",
     "dynamic_conv2d": "rsmif_core.ops.attention",
     "local_window_attention": "rsmif_core.ops.attention",
     "position_grid": "rsmif_core.ops.attention",
@@ -74,6 +77,7 @@ __all__ = [
     "Batch",
     "BatchError",
     "BatchMeta",
+    "ChannelsLastConv2d",
     "Entry",
     "FusionDataset",
     "FusionModel",
@@ -93,6 +97,7 @@ __all__ = [
     "__version__",
     "available",
     "canonical_sensor",
+    "channels_last",
     "collate",
     "create_dataset",
     "create_loss",
@@ -144,6 +149,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         position_grid,
     )
     from rsmif_core.ops.interp import imresize, interp23tap, interp23tap_general
+    from rsmif_core.ops.layers import ChannelsLastConv2d, channels_last
     from rsmif_core.ops.mtf import (
         SENSORS,
         UnknownSensorError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rsmif_core.ops.layers import ChannelsLastConv2d
 from rsmif_core.types import Batch, FusionModel, FusionOutput
 
 
@@ -15,6 +16,8 @@ class PNN(FusionModel):
     ``residual=True`` (default) predicts lms + correction, the variant later PNN papers train with;
     ``residual=False`` is the original direct regression. Zero padding keeps the size (the original
     used valid convolutions and cropped the reference).
+    On CPU the convolutions run on channels-last maps (:class:`~rsmif_core.ops.layers.ChannelsLastConv2d`);
+    the output is NCHW either way.
     """
 
     receptive_field = 8  # 9×9, 5×5, 5×5 convolutions: 4 + 2 + 2 guide pixels
@@ -31,15 +34,15 @@ class PNN(FusionModel):
         c1, c2 = channels
         self.residual = residual
         self.body = nn.Sequential(
-            nn.Conv2d(spectral_bands + guide_bands, c1, 9, padding=4),
+            ChannelsLastConv2d(spectral_bands + guide_bands, c1, 9, padding=4),
             nn.ReLU(inplace=True),
-            nn.Conv2d(c1, c2, 5, padding=2),
+            ChannelsLastConv2d(c1, c2, 5, padding=2),
             nn.ReLU(inplace=True),
-            nn.Conv2d(c2, spectral_bands, 5, padding=2),
+            ChannelsLastConv2d(c2, spectral_bands, 5, padding=2),
         )
 
     def forward(self, batch: Batch) -> FusionOutput:
-        out = self.body(torch.cat([batch.lms, batch.pan], dim=1))
+        out = self.body(torch.cat([batch.lms, batch.pan], dim=1)).contiguous()
         return FusionOutput(fused=batch.lms + out if self.residual else out)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from rsmif_ramsf.blocks import PReLU, _SharedSlopePReLU
-from rsmif_ramsf.model import channels_last
 
 LAYOUTS = {
     "nchw": lambda x: x,
@@ -37,13 +36,3 @@ def test_prelu_gradcheck_and_per_channel_slopes():
     assert torch.autograd.gradcheck(_SharedSlopePReLU.apply, (x, slope))
     per_channel = PReLU(num_parameters=3).double()
     torch.testing.assert_close(per_channel(x), torch.nn.functional.prelu(x, per_channel.weight))
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_channels_last_view_keeps_values_and_sets_the_layout(channels):
-    x = torch.randn(2, channels, 4, 6)
-    y = channels_last(x)
-    assert torch.equal(y, x)
-    assert y.stride() == (channels * 24, 1, 6 * channels, channels)
-    conv = torch.nn.Conv2d(channels, 4, 3, padding=1)
-    assert conv(y).is_contiguous(memory_format=torch.channels_last)

@@ -11,20 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rsmif_core import ChannelsLastConv2d
+
 LEAKY_SLOPE = 0.01  # the LReLU of the figure's RB; 0.01 as in the authors' later RAMSF ResBlock
-
-
-class ChannelsLastConv2d(nn.Conv2d):
-    """``nn.Conv2d`` (same parameters, same function) that runs on channels-last input on CPU.
-
-    oneDNN's CPU convolutions and their backward are faster on channels-last maps than on NCHW ones, which
-    they reorder on every call; the output stays channels-last, so the next convolution gets it for free.
-    """
-
-    def forward(self, input: Tensor) -> Tensor:
-        if input.device.type == "cpu":
-            input = input.contiguous(memory_format=torch.channels_last)
-        return super().forward(input)
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:

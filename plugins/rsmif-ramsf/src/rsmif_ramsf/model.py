@@ -5,30 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rsmif_core import Batch, FusionModel, FusionOutput, haar_dwt, haar_iwt
+from rsmif_core import Batch, FusionModel, FusionOutput, channels_last, haar_dwt, haar_iwt
 from rsmif_ramsf.blocks import MLP, ResBlock, conv_prelu
 from rsmif_ramsf.query import LastLayer, Recompute, check_query_options, coordinate_query
 
 HAAR_GROUPS = 4  # the inverse Haar transform reads its input as four channel groups (LL, HL, LH, HH)
-
-
-def channels_last(x: Tensor) -> Tensor:
-    """``x`` in channels-last layout, so the convolutions that read it run (and write) channels-last.
-
-    A one-channel image (PAN) is both "contiguous" and "channels-last" to ``contiguous()``, which then
-    keeps its NCHW strides, and the convolution chooses NCHW for itself and every feature map after it
-    (the guide branch's residual blocks ran ~25 % slower that way). Its channels-last strides are set as
-    a view instead (the same memory: the channel stride of a size-1 dimension is never used).
-    """
-    if x.shape[1] != 1:
-        return x.contiguous(memory_format=torch.channels_last)
-    x = x.contiguous()
-    _, _, height, width = x.shape
-    return x.as_strided(x.shape, (height * width, 1, width, 1), x.storage_offset())
 
 
 class RAMSF(FusionModel):
