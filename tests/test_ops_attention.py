@@ -92,6 +92,23 @@ def test_fused_attention_float32_gradients_match_float64():
         assert (a.double() - b).abs().max() <= 1e-5 * b.abs().max()
 
 
+def test_fused_attention_with_a_peaked_softmax_matches_float64_and_keeps_nan():
+    # logits spread over hundreds: most window terms fall below 2**-64 (taken as 0, no subnormal products)
+    g = torch.Generator().manual_seed(7)
+    tensors = [(torch.randn(2, 9, 10, 12, generator=g, dtype=torch.float64) * 12).requires_grad_() for _ in range(3)]
+    grad_out = torch.randn(2, 9, 10, 12, generator=g, dtype=torch.float64)
+    ref_out = unfolded_attention(*tensors, 3, 7, torch.zeros(1, 3, 10, 12, dtype=torch.float64))
+    ref = torch.autograd.grad(ref_out, tensors, grad_out)
+    single = [t.detach().float().requires_grad_() for t in tensors]
+    out = local_window_attention(*single, 3, 7, impl="fused")
+    assert (out.double() - ref_out).abs().max() <= 1e-5 * ref_out.abs().max()
+    for a, b in zip(torch.autograd.grad(out, single, grad_out.float()), ref):  # float32 logits of a few hundred
+        assert (a.double() - b).abs().max() <= 1e-4 * b.abs().max()
+    q = single[0].detach().clone()
+    q[0, 0, 5, 5] = float("nan")
+    assert local_window_attention(q, single[1].detach(), single[2].detach(), 3, 7, impl="fused")[0, :3, 5, 5].isnan().all()
+
+
 def test_fused_attention_gradcheck():
     g = torch.Generator().manual_seed(4)
     args = [torch.randn(1, 4, 4, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]

@@ -15,7 +15,7 @@ contiguous loop. The zero columns of the output gradient keep the ignored column
 Each output value is written by one task in a fixed order, so results do not depend on the thread count.
 The caller scales q by log2(e) as well, so the softmax is taken in base 2: float32 uses a polynomial
 ``2**x`` that vectorises (Cephes' ``exp2f``: the integer part in the exponent bits, a degree-6 polynomial
-for the rest; within 2 ulp of the exact value); float64 calls ``math.exp``.
+for the rest; within 2 ulp of the exact value, and 0 below 2**-64); float64 calls ``math.exp``.
 
 Arrays are C-contiguous, p = kernel // 2: ``q`` n×d×h×(w+2p) (scaled by scale·log2(e), zero in the last 2p columns),
 ``k_pad`` / ``v_pad`` n×d×(h+2p)×(w+2p), ``out`` n×d×h×w, ``lse`` n×h×(w+2p) (base 2). The kernels release the GIL;
@@ -37,7 +37,10 @@ from rsmif_core.ops.threads import worker_pool
 
 LOG2E = 1.4426950408889634  # the caller scales q by it: the kernels' logits are base-2, their softmax uses 2**x
 _LN2 = 0.6931471805599453
-_EXP2_FLOOR = np.float32(-126.0)  # 2**-126: the smallest normal float32
+# 2**x below 2**-64 is taken as 0: in a window whose largest term is 2**0 it cannot change the float32 sum
+# (2**-24 already does not), and the subnormal numbers that its products with gradients and values would make
+# run tens of times slower on x86 (a trained attention's peaked softmax made backward 3× slower).
+_EXP2_CUTOFF = np.float32(-64.0)
 # 2**r = 1 + r·P(r) on [-1/2, 1/2] (Cephes' exp2f): within 2 ulp of the exact value
 _P0, _P1, _P2 = np.float32(1.535336188319500e-4), np.float32(1.339887440266574e-3), np.float32(9.618437357674640e-3)
 _P3, _P4, _P5 = np.float32(5.550332471162809e-2), np.float32(2.402264791363012e-1), np.float32(6.931472028550421e-1)
@@ -69,7 +72,8 @@ def _exp2_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: b
     else:
         for j in range(n):
             v = row[j] - shift[j]
-            v = _EXP2_FLOOR if v < _EXP2_FLOOR else v  # NaN fails the test and propagates
+            drop = v < _EXP2_CUTOFF  # NaN fails the test and propagates
+            v = _EXP2_CUTOFF if drop else v
             k = np.floor(v + np.float32(0.5))
             r = v - k  # exact: |r| ≤ 1/2
             p = _P0 * r + _P1
@@ -78,7 +82,7 @@ def _exp2_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: b
             p = p * r + _P4
             p = p * r + _P5
             row[j] = p * r + np.float32(1.0)
-            bits[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
+            bits[j] = np.int32(0) if drop else (np.int32(k) + np.int32(127)) << np.int32(23)
         scale = bits.view(np.float32)  # 2**k
         for j in range(n):
             row[j] *= scale[j]
