@@ -4,8 +4,8 @@
 
 One SA layer of RSANet's training step: batch 8 × 64², 32 input channels, q/k/v from a 1×1 convolution, 3
 heads of 3 channels, 7×7 windows, with the positional term. The 1×1 weights are drawn with two scales: 0.1
-(logits of a few units, like a fresh network) and 1.0 (logits of tens to hundreds: the peaked softmax of a
-trained one, where most window terms are tiny). Timed: the fused CPU kernels (``impl="fused"``) against the
+(logits of a few units, like a fresh network) and 1.0 (logits of tens to hundreds: a peaked softmax, where most
+window terms are tiny). Timed: the fused CPU kernels (``impl="fused"``) against the
 strided-view torch ops (``impl="views"``), interleaved in one process; printed: min and median ms and the ratio
 views / fused per scale.
 

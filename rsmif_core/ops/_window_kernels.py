@@ -39,7 +39,7 @@ LOG2E = 1.4426950408889634  # the caller scales q by it: the kernels' logits are
 _LN2 = 0.6931471805599453
 # 2**x below 2**-64 is taken as 0: in a window whose largest term is 2**0 it cannot change the float32 sum
 # (2**-24 already does not), and the subnormal numbers that its products with gradients and values would make
-# run tens of times slower on x86 (a trained attention's peaked softmax made backward 3× slower).
+# run tens of times slower on x86 (with logits spread over hundreds, backward ran several times slower).
 _EXP2_CUTOFF = np.float32(-64.0)
 # 2**r = 1 + r·P(r) on [-1/2, 1/2] (Cephes' exp2f): within 2 ulp of the exact value
 _P0, _P1, _P2 = np.float32(1.535336188319500e-4), np.float32(1.339887440266574e-3), np.float32(9.618437357674640e-3)
