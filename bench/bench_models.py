@@ -31,7 +31,8 @@ Peak memory: each (method, implementation, workload) runs in a fresh subprocess:
 (imports, kernel compilation), then one call of the workload; printed is how much the call adds to the peak
 resident set over the resident set before it (CPU), or the growth of ``torch.cuda.max_memory_allocated``.
 
-``--compile`` also times ``torch.compile(model)`` (default inductor backend) interleaved with eager.
+``--compile`` also times ``torch.compile(model, dynamic=False)`` (what ``runtime.compile`` does; default inductor
+backend) interleaved with eager.
 ``--per-pixel`` instead times the no-grad forward at several batch × PAN sizes (8×64², 16×64², 1×256², 1×512²),
 interleaved, and prints the cost per PAN pixel of each: it should not grow with the input.
 ``--record`` writes the table to ``bench/RESULTS.md`` (section per device / dtype / compile setting).
@@ -131,7 +132,7 @@ def build(method: str, impl: str, mode: str, authors: Path | None, device: str,
     from rsmif_core import Batch, BatchMeta, create_model
 
     model = create_model(method, spectral_bands=SPECTRAL, guide_bands=GUIDE, ratio=RATIO).to(device)
-    run: Callable[..., Any] = torch.compile(model) if impl == "compiled" else model
+    run: Callable[..., Any] = torch.compile(model, dynamic=False) if impl == "compiled" else model  # as runtime.compile
     meta = BatchMeta(ratio=RATIO)
     return model, lambda t: run(Batch(pan=t.pan, ms=t.ms, lms=t.lms, gt=t.gt, meta=meta)).fused
 

@@ -163,3 +163,19 @@ def test_runtime_options_threads_and_compile_fallback(kit: Path, tmp_path: Path,
         torch.set_num_threads(threads)
     assert code == 0, out
     assert "runtime.compile: no C++ compiler found" in out and "running the model eagerly" in out
+
+
+def test_runtime_compile_uses_static_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Symbolic shapes made inductor fail on MMAPP's pyramid (torch 2.13): every input size compiles its own graph."""
+    from rich.console import Console
+
+    from rsmif_core.config.schema import RuntimeSection
+    from rsmif_core.run import build
+
+    monkeypatch.setattr(build.shutil, "which", lambda name: "/usr/bin/" + name)
+    model = torch.nn.Linear(2, 2)
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(model, "compile", lambda **options: calls.append(options))
+    assert build.maybe_compile(model, RuntimeSection(compile=True), Console()) is model
+    assert calls == [{"dynamic": False}]
+

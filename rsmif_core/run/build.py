@@ -159,7 +159,9 @@ def maybe_compile(model: torch.nn.Module, runtime: RuntimeSection, console: Cons
     if problem is not None:
         console.print(f"[yellow]note:[/] runtime.compile: {problem}; running the model eagerly", highlight=False)
         return model
-    model.compile()
+    # static shapes: each input size compiles its own graph (past torch's cache limit, that size runs eagerly);
+    # the symbolic-shape path failed inside inductor on MMAPP's pyramid (torch 2.13)
+    model.compile(dynamic=False)
     return model
 
 
