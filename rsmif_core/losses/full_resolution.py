@@ -182,8 +182,9 @@ def _dn_scale(batch: Batch) -> float:
     return float(batch.meta.max_value) if batch.meta.max_value > 1 else 2048.0
 
 
-def _block(h: int, w: int) -> int:
-    """The Q block of a h×w image: 32 (the toolbox's), or the largest power of 2 dividing both sides."""
+def _dividing_block(h: int, w: int) -> int:
+    """The Q block of a h×w image for D_λ^K and D_s, which need whole blocks: 32 (the toolbox's), or the largest
+    power of 2 dividing both sides (unlike :func:`_q2n_block`: Q2n mirror-pads the image to whole blocks)."""
     block = 32
     while h % block or w % block:
         block //= 2
@@ -212,7 +213,7 @@ class HQNRLoss(nn.Module):
         scale = _dn_scale(batch)
         f = fused.double() * scale
         ms, lms = batch.ms.double() * scale, batch.lms.double() * scale
-        block = _block(*f.shape[-2:])
+        block = _dividing_block(*f.shape[-2:])
         spectral = d_lambda_k(f, ms, ratio, _gains(batch), block, lms=lms, quantise=False, kernels="torch")
         spatial = d_s(f, pan.double() * scale, ms, ratio, block, lms=lms)
         total = 1.0 - ((1.0 - spectral) ** self.alpha * (1.0 - spatial) ** self.beta).mean()
