@@ -4,7 +4,7 @@ Public names for users and plugins: the contracts (:class:`Batch`, :class:`Fusio
 :class:`LossOutput`, :class:`FusionModel`), the plugin marker :data:`hookimpl`, the factories
 ``create_model`` / ``create_dataset`` / ``create_loss`` / ``create_metric`` and ``available``, and the
 shared operators (sensor MTF filters, the toolbox interpolators, wavelets, window attention,
-channels-last convolutions).
+channels-last and pointwise convolutions).
 
 Names are imported on first use, so ``import rsmif_core`` (and ``rsmif --help``) does not pay for torch.
 A plugin imports only these names.
@@ -50,6 +50,8 @@ _PUBLIC: dict[str, str] = {
     # operators
     "ChannelsLastConv2d": "rsmif_core.ops.layers",
     "channels_last": "rsmif_core.ops.layers",
+    "PointwiseConv2d": "rsmif_core.ops.layers",
+    "pointwise_conv2d": "rsmif_core.ops.layers",
     "dynamic_conv2d": "rsmif_core.ops.attention",
     "local_window_attention": "rsmif_core.ops.attention",
     "position_grid": "rsmif_core.ops.attention",
@@ -83,6 +85,7 @@ __all__ = [
     "FusionModel",
     "FusionOutput",
     "LossOutput",
+    "PointwiseConv2d",
     "Register",
     "RegisterCommand",
     "RegisterConfig",
@@ -123,6 +126,7 @@ __all__ = [
     "mtf_filter_pan",
     "mtf_kernels",
     "pan_gain",
+    "pointwise_conv2d",
     "position_grid",
 ]
 
@@ -149,7 +153,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         position_grid,
     )
     from rsmif_core.ops.interp import imresize, interp23tap, interp23tap_general
-    from rsmif_core.ops.layers import ChannelsLastConv2d, channels_last
+    from rsmif_core.ops.layers import ChannelsLastConv2d, PointwiseConv2d, channels_last, pointwise_conv2d
     from rsmif_core.ops.mtf import (
         SENSORS,
         UnknownSensorError,

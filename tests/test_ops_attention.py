@@ -115,6 +115,15 @@ def test_fused_attention_gradcheck():
     assert torch.autograd.gradcheck(lambda q, k, v: local_window_attention(q, k, v, 2, 3, impl="fused"), args)
 
 
+@pytest.mark.parametrize("images", [1, 4])  # one position map for all images and heads, or one per image and head
+def test_fused_attention_gradcheck_with_position(images):
+    g = torch.Generator().manual_seed(5)
+    args = [torch.randn(2, 4, 4, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    pe = torch.randn(images, 2, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda q, k, v, p: local_window_attention(q, k, v, 2, 3, position=p, scale=0.7, impl="fused"), [*args, pe])
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_attention_takes_non_contiguous_inputs(impl):
     """q, k, v as channel slices of one fused q/k/v map, and a channels-last input."""

@@ -146,10 +146,10 @@ def local_window_attention(
     dtype = _compute_dtype(q, k, v) if position is None else _compute_dtype(q, k, v, position)
     work = torch.float64 if dtype == torch.float64 else torch.float32
     with torch.autocast(q.device.type, enabled=False):
-        qh = qh.to(work) * (scale * _kernels().LOG2E)  # the kernels take base-2 logits
-        kh = kh.to(work) if position is None else kh.to(work) - position.to(work)
-        out = _fused_window_attention(qh, kh, vh.to(work), kernel).to(dtype)
-    return out.reshape(b, c, h, w)
+        pe = None if position is None else position.to(work)
+        # the kernels take base-2 logits: q is scaled by log2(e) as well
+        out = _fused_window_attention(qh.to(work), kh.to(work), vh.to(work), pe, scale * _kernels().LOG2E, kernel)
+    return out.to(dtype).reshape(b, c, h, w)
 
 
 def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int) -> Tensor:
@@ -166,8 +166,9 @@ def _window_attention_views(q: Tensor, k_pad: Tensor, v_pad: Tensor, kernel: int
 # torch.compile runs the custom autograd Functions below as opaque calls (one graph break each) instead of
 # tracing into their numba kernels and strided views, which it cannot compile.
 @torch.compiler.disable
-def _fused_window_attention(q: Tensor, k: Tensor, v: Tensor, kernel: int) -> Tensor:
-    out: Tensor = _FusedWindowAttention.apply(q, k, v, kernel)
+def _fused_window_attention(q: Tensor, k: Tensor, v: Tensor, position: Tensor | None, q_factor: float,
+                            kernel: int) -> Tensor:
+    out: Tensor = _FusedWindowAttention.apply(q, k, v, position, q_factor, kernel)
     return out
 
 
@@ -185,19 +186,23 @@ def _kernels() -> ModuleType:
 
 
 class _FusedWindowAttention(torch.autograd.Function):
-    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64) on q (scaled by scale·log2 e),
-    k and v, n×d×h×w each: pads k and v by reflection itself, saves q, the padded k, v and the log-sum-exp of
-    every pixel's window; backward recomputes the probabilities from them and returns the gradients of the
-    unpadded k and v (the reflection folded back inside the kernel)."""
+    """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64) on q·q_factor (scale·log2 e),
+    k − position and v, n×d×h×w each (position 1×d×h×w or n×d×h×w, or None): scales q, subtracts the position
+    and pads k and v by reflection itself (each in the one copy the kernels' layout needs anyway), saves q, the
+    padded k, v and the log-sum-exp of every pixel's window; backward recomputes the probabilities from them and
+    returns the gradients of q, the unpadded k, v (the reflection folded back inside the kernel) and position."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, q: Tensor, k: Tensor, v: Tensor, kernel: int) -> Tensor:
+    def forward(ctx: FunctionCtx, q: Tensor, k: Tensor, v: Tensor, position: Tensor | None, q_factor: float,
+                kernel: int) -> Tensor:
         kernels = _kernels()
         n, d, h, w = q.shape
         pad = kernel // 2
         # q with the padded keys' row pitch (zero columns): every window offset is a constant memory offset
-        q_pitch = F.pad(q.detach(), (0, 2 * pad)).contiguous()
-        k_pad = F.pad(k.detach(), (pad,) * 4, mode="reflect").contiguous()
+        q_pitch = q.new_zeros(n, d, h, w + 2 * pad)
+        torch.mul(q.detach(), q_factor, out=q_pitch[..., :w])
+        keys = k.detach() if position is None else k.detach() - position.detach()
+        k_pad = F.pad(keys, (pad,) * 4, mode="reflect").contiguous()
         v_pad = F.pad(v.detach(), (pad,) * 4, mode="reflect").contiguous()
         out = q.new_empty(n, d, h, w)
         lse = q.new_empty(n, h, w + 2 * pad)
@@ -206,6 +211,8 @@ class _FusedWindowAttention(torch.autograd.Function):
                              v_pad.numpy(), kernel, q.dtype == torch.float64, out.numpy(), lse.numpy())
         ctx.save_for_backward(q_pitch, k_pad, v_pad, lse)
         ctx.kernel = kernel  # type: ignore[attr-defined]
+        ctx.q_factor = q_factor  # type: ignore[attr-defined]
+        ctx.shared_position = position is not None and position.shape[0] == 1  # type: ignore[attr-defined]
         return out
 
     @staticmethod
@@ -222,7 +229,11 @@ class _FusedWindowAttention(torch.autograd.Function):
         kernels.run_in_parts(kernels.attention_backward, n, h * w, q_pitch.numpy(), k_pad.numpy(), v_pad.numpy(),
                              lse.numpy(), grad_pitch.numpy(), kernel, q_pitch.dtype == torch.float64,
                              grad_q.numpy(), grad_k.numpy(), grad_v.numpy())
-        return grad_q[..., :w], grad_k, grad_v, None
+        grad_position = None
+        if ctx.needs_input_grad[3]:  # type: ignore[attr-defined]
+            # keys = k − position: sum over the images first, then one small negation
+            grad_position = -grad_k.sum(0, keepdim=True) if ctx.shared_position else -grad_k  # type: ignore[attr-defined]
+        return grad_q[..., :w] * ctx.q_factor, grad_k, grad_v, grad_position, None, None  # type: ignore[attr-defined]
 
 
 # A piece of the per-pixel dynamic convolution holds about this many values of its unfolded input (one sample's

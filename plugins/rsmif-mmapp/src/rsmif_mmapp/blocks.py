@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core import dynamic_conv2d, local_window_attention, position_grid
+from rsmif_core import (
+    PointwiseConv2d,
+    dynamic_conv2d,
+    local_window_attention,
+    pointwise_conv2d,
+    position_grid,
+)
 
 TAPS = 9  # a 3×3 kernel
 
@@ -46,7 +52,7 @@ class ACmix(nn.Module):
         self.conv1 = nn.Conv2d(in_planes, out_planes, 1)
         self.conv2 = nn.Conv2d(in_planes, out_planes, 1)
         self.conv3 = nn.Conv2d(in_planes, out_planes, 1)
-        self.conv_p = nn.Conv2d(2, self.head_dim, 1)
+        self.conv_p = PointwiseConv2d(2, self.head_dim)
         self.fc = nn.Conv2d(3 * head, kernel_conv * kernel_conv, 1, bias=False)
         self.dep_conv = nn.Conv2d(
             kernel_conv * kernel_conv * self.head_dim, out_planes, kernel_conv,
@@ -62,7 +68,7 @@ class ACmix(nn.Module):
         b, _, h, w = x.shape
         c, hd = self.out_planes, self.head_dim
         convs = (self.conv1, self.conv2, self.conv3)
-        qkv = F.conv2d(x, torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs if c.bias is not None]))
+        qkv = pointwise_conv2d(x, torch.cat([c.weight for c in convs]), torch.cat([c.bias for c in convs if c.bias is not None]))
         q, k, v = qkv.split(c, dim=1)
         pe = self.conv_p(position_grid(h, w, device=x.device, dtype=x.dtype))
         out_att = local_window_attention(q, k, v, self.head, self.kernel_att, position=pe)
@@ -89,16 +95,16 @@ class TSAM(nn.Module):
         self.attention1 = nn.Sequential(
             nn.Conv2d(in_planes, TAPS, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(TAPS, TAPS, 1),
+            PointwiseConv2d(TAPS, TAPS),
             nn.ReLU(),
-            nn.Conv2d(TAPS, TAPS, 1),
+            PointwiseConv2d(TAPS, TAPS),
             nn.Sigmoid(),
         )
         self.attention3 = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_planes, out_planes, 1),
+            PointwiseConv2d(in_planes, out_planes),
             nn.ReLU(),
-            nn.Conv2d(out_planes, out_planes, 1),
+            PointwiseConv2d(out_planes, out_planes),
         )
         self.weight = _bare_weight(out_planes, in_planes)
 
@@ -118,16 +124,16 @@ class SICM(nn.Module):
         super().__init__()
         self.attention1 = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_planes, TAPS, 1),
+            PointwiseConv2d(in_planes, TAPS),
             nn.ReLU(),
-            nn.Conv2d(TAPS, TAPS, 1),
+            PointwiseConv2d(TAPS, TAPS),
         )
         self.attention3 = nn.Sequential(
             nn.Conv2d(in_planes, out_planes, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(out_planes, out_planes, 1),
+            PointwiseConv2d(out_planes, out_planes),
             nn.ReLU(),
-            nn.Conv2d(out_planes, out_planes, 1),
+            PointwiseConv2d(out_planes, out_planes),
             nn.Sigmoid(),
         )
         self.weight = _bare_weight(out_planes, in_planes)
@@ -155,9 +161,9 @@ class AFM(nn.Module):
         )
         self.attention2 = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_planes, TAPS, 1),
+            PointwiseConv2d(in_planes, TAPS),
             nn.ReLU(),
-            nn.Conv2d(TAPS, TAPS, 1),
+            PointwiseConv2d(TAPS, TAPS),
         )
         self.weight = _bare_weight(out_planes, in_planes)
 

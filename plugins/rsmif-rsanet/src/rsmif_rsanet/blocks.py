@@ -11,10 +11,15 @@ import math
 from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rsmif_core import dynamic_conv2d, local_window_attention, position_grid
+from rsmif_core import (
+    PointwiseConv2d,
+    dynamic_conv2d,
+    local_window_attention,
+    pointwise_conv2d,
+    position_grid,
+)
 
 ATTENTION_IMPLS = ("auto", "fused", "views")  # see rsmif_core.local_window_attention
 
@@ -49,18 +54,18 @@ class SA(nn.Module):
         self.conv1 = nn.Conv2d(in_planes, out_planes, 1)
         self.conv2 = nn.Conv2d(in_planes, out_planes, 1)
         self.conv3 = nn.Conv2d(in_planes, out_planes, 1)
-        self.conv_p = nn.Conv2d(2, self.head_dim, 1)
+        self.conv_p = PointwiseConv2d(2, self.head_dim)
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
         pe = self.conv_p(position_grid(h, w, device=x.device, dtype=x.dtype))
-        # q, k, v from one 1×1 convolution with the three kernels stacked (fewer, larger ops; same numbers)
-        convs = (self.conv1, self.conv2, self.conv3)
-        weight = torch.cat([c.weight for c in convs])
-        bias = torch.cat([cast(Tensor, c.bias) for c in convs])
-        q, k, v = F.conv2d(x, weight, bias).chunk(3, dim=1)
-        out = local_window_attention(q, k, v, self.heads, self.kernel_att, position=pe, impl=self.attention_impl)
-        return self.rate1 * out
+        # q, k, v from one 1×1 convolution with the three kernels stacked (fewer, larger ops). The attention is
+        # linear in v, so rate1 scales v's kernel instead of the output map (same numbers to float rounding).
+        weight = torch.cat([self.conv1.weight, self.conv2.weight, self.rate1.view(1, 1, 1, 1) * self.conv3.weight])
+        bias = torch.cat([cast(Tensor, self.conv1.bias), cast(Tensor, self.conv2.bias),
+                          self.rate1 * cast(Tensor, self.conv3.bias)])
+        q, k, v = pointwise_conv2d(x, weight, bias).chunk(3, dim=1)
+        return local_window_attention(q, k, v, self.heads, self.kernel_att, position=pe, impl=self.attention_impl)
 
 
 class RSAM(nn.Module):
