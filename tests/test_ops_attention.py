@@ -115,6 +115,19 @@ def test_fused_attention_gradcheck():
     assert torch.autograd.gradcheck(lambda q, k, v: local_window_attention(q, k, v, 2, 3, impl="fused"), args)
 
 
+def test_fused_attention_output_may_be_changed_in_place():
+    """Backward uses the output (Σ_t P·dP = g·out); an in-place ReLU on it afterwards must not change the gradients."""
+    g = torch.Generator().manual_seed(6)
+    tensors = [torch.randn(2, 6, 8, 9, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    grad_out = torch.randn(2, 6, 8, 9, generator=g, dtype=torch.float64)
+    grads = []
+    for impl in ("fused", "views"):
+        out = torch.relu_(local_window_attention(*tensors, 2, 5, impl=impl))
+        grads.append(torch.autograd.grad(out, tensors, grad_out))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
 @pytest.mark.parametrize("images", [1, 4])  # one position map for all images and heads, or one per image and head
 def test_fused_attention_gradcheck_with_position(images):
     g = torch.Generator().manual_seed(5)

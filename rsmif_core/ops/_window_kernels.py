@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from rsmif_core.ops.threads import worker_pool
 
@@ -61,34 +63,42 @@ def block_rows(pitch: int) -> int:
     return max(1, -(-BLOCK_VALUES // pitch))
 
 
+@intrinsic
+def _bits_as_float32(typingctx: Any, bits: Any) -> Any:
+    """The float32 whose bit pattern is the int32 ``bits``: an LLVM bitcast, which vectorises in the caller's loop."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
 @njit(inline="always")
-def _exp2_shifted(row: np.ndarray, shift: np.ndarray, bits: np.ndarray, exact: bool, total: np.ndarray, add: bool) -> None:
-    """``row = 2**(row - shift)`` in place (``row - shift`` ≤ 0 expected), and ``total += row`` if ``add``.
-    ``bits``: int32 scratch of the row's length."""
-    n = row.shape[0]
+def _exp2f(v: Any) -> Any:
+    """``2**v`` in float32 for v ≤ 0 (NaN propagates): the integer part goes to the exponent bits, a polynomial
+    takes the rest."""
+    drop = v < _EXP2_CUTOFF  # NaN fails the test and propagates
+    v = _EXP2_CUTOFF if drop else v
+    k = np.floor(v + np.float32(0.5))
+    r = v - k  # exact: |r| ≤ 1/2
+    p = _P0 * r + _P1
+    p = p * r + _P2
+    p = p * r + _P3
+    p = p * r + _P4
+    p = p * r + _P5
+    p = p * r + np.float32(1.0)
+    return p * _bits_as_float32(np.int32(0) if drop else (np.int32(k) + np.int32(127)) << np.int32(23))
+
+
+@njit(inline="always")
+def _exp2_shifted(row: np.ndarray, shift: np.ndarray, exact: bool) -> None:
+    """``row = 2**(row - shift)`` in place (``row - shift`` ≤ 0 expected)."""
     if exact:
-        for j in range(n):
+        for j in range(row.shape[0]):
             row[j] = math.exp((row[j] - shift[j]) * _LN2)
     else:
-        for j in range(n):
-            v = row[j] - shift[j]
-            drop = v < _EXP2_CUTOFF  # NaN fails the test and propagates
-            v = _EXP2_CUTOFF if drop else v
-            k = np.floor(v + np.float32(0.5))
-            r = v - k  # exact: |r| ≤ 1/2
-            p = _P0 * r + _P1
-            p = p * r + _P2
-            p = p * r + _P3
-            p = p * r + _P4
-            p = p * r + _P5
-            row[j] = p * r + np.float32(1.0)
-            bits[j] = np.int32(0) if drop else (np.int32(k) + np.int32(127)) << np.int32(23)
-        scale = bits.view(np.float32)  # 2**k
-        for j in range(n):
-            row[j] *= scale[j]
-    if add:
-        for j in range(n):
-            total[j] += row[j]
+        for j in range(row.shape[0]):
+            row[j] = _exp2f(row[j] - shift[j])
 
 
 @njit(inline="always")
@@ -151,7 +161,6 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
     peak = np.empty(most, q.dtype)
     total = np.empty(most, q.dtype)
     acc = np.empty((d, most), q.dtype)
-    bits = np.empty(most, np.int32)
     for item in range(part_start, part_stop):
         i = item // blocks
         y0 = (item - i * blocks) * rows
@@ -166,18 +175,37 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
         _window_dots(qi, ki, start, pitch, kernel, p, top, True)
         s = total[:n]
         s[:] = 0
-        for t in range(taps):
-            _exp2_shifted(p[t], top, bits[:n], exact, s, True)
-        for c in range(d):
-            ac = acc[c, :n]
-            ac[:] = 0
+        acc[:, :n] = 0
+        if d == 3 and not exact:  # RSANet, MMAPP: 2**x, its sum and the weighted values in one loop
+            ac0, ac1, ac2 = acc[0, :n], acc[1, :n], acc[2, :n]
             for t in range(taps):
                 dy = t // kernel
                 shift = start + dy * pitch + t - dy * kernel
                 row = p[t]
-                vc = vi[c, shift : shift + n]
+                v0, v1, v2 = vi[0, shift : shift + n], vi[1, shift : shift + n], vi[2, shift : shift + n]
                 for j in range(n):
-                    ac[j] += row[j] * vc[j]
+                    e = _exp2f(row[j] - top[j])
+                    s[j] += e
+                    ac0[j] += e * v0[j]
+                    ac1[j] += e * v1[j]
+                    ac2[j] += e * v2[j]
+        else:
+            for t in range(taps):
+                row = p[t]
+                _exp2_shifted(row, top, exact)
+                for j in range(n):
+                    s[j] += row[j]
+            for c in range(d):
+                ac = acc[c, :n]
+                for t in range(taps):
+                    dy = t // kernel
+                    shift = start + dy * pitch + t - dy * kernel
+                    row = p[t]
+                    vc = vi[c, shift : shift + n]
+                    for j in range(n):
+                        ac[j] += row[j] * vc[j]
+        for c in range(d):
+            ac = acc[c, :n]
             for y in range(y0, y1):
                 orow = out[i, c, y]
                 arow = ac[(y - y0) * pitch : (y - y0) * pitch + w]
@@ -191,13 +219,14 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
 
 @_kernel
 def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse: np.ndarray, grad_out: np.ndarray,
-                       kernel: int, exact: bool, grad_q: np.ndarray, grad_k: np.ndarray, grad_v: np.ndarray,
-                       part_start: int, part_stop: int) -> None:
-    """Gradients of images ``part_start .. part_stop`` (``grad_out`` and ``grad_q`` with q's layout, zero in the
-    ignored columns; ``grad_k`` and ``grad_v`` n×d×h×w, of the keys and values before reflection padding).
+                       delta: np.ndarray, kernel: int, exact: bool, grad_q: np.ndarray, grad_k: np.ndarray,
+                       grad_v: np.ndarray, part_start: int, part_stop: int) -> None:
+    """Gradients of images ``part_start .. part_stop`` (``grad_out``, ``delta`` and ``grad_q`` with q's layout, zero in
+    the ignored columns; ``grad_k`` and ``grad_v`` n×d×h×w, of the keys and values before reflection padding).
     With P = 2**(logits − lse) and dP = g·vᵀ per window offset: dS = ln 2 · P ⊙ (dP − Σ_t P dP), grad q = Σ_t dS k,
-    grad k += dS q, grad v += P g. All rows of an image run in one task: they add into the image's padded key
-    and value gradients, which are then folded back through the reflection."""
+    grad k += dS q, grad v += P g, where ``delta`` = Σ_t P dP = g · out is computed by the caller from the output
+    (FlashAttention's shortcut: one pass fewer over the window). All rows of an image run in one task: they add into
+    the image's padded key and value gradients, which are then folded back through the reflection."""
     n_img, d, h, pitch = q.shape
     w = pitch - 2 * (kernel // 2)
     taps = kernel * kernel
@@ -206,8 +235,6 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
     most = rows * pitch
     probs = np.empty((taps, most), q.dtype)
     dprobs = np.empty((taps, most), q.dtype)
-    dsum = np.empty(most, q.dtype)
-    bits = np.empty(most, np.int32)
     grad_k_pad = np.empty((d, k_pad.shape[2], pitch), q.dtype)
     grad_v_pad = np.empty((d, v_pad.shape[2], pitch), q.dtype)
     gki = grad_k_pad.reshape(d, k_pad.shape[2] * pitch)
@@ -219,6 +246,7 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
         gi = grad_out[i].reshape(d, h * pitch)
         gqi = grad_q[i].reshape(d, h * pitch)
         li = lse[i].reshape(h * pitch)
+        di = delta[i].reshape(h * pitch)
         gki[:] = 0
         gvi[:] = 0
         for y0 in range(0, h, rows):
@@ -227,22 +255,32 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
             n = (y1 - 1 - y0) * pitch + w  # through the last row's last real column, as in forward
             p = probs[:, :n]
             dp = dprobs[:, :n]
-            ds = dsum[:n]
-            _window_dots(qi, ki, start, pitch, kernel, p, ds, False)
-            for t in range(taps):
-                _exp2_shifted(p[t], li[start : start + n], bits[:n], exact, ds, False)
-            _window_dots(gi, vi, start, pitch, kernel, dp, ds, False)
-            ds[:] = 0
-            for t in range(taps):
-                prow = p[t]
-                drow = dp[t]
-                for j in range(n):
-                    ds[j] += prow[j] * drow[j]
-            for t in range(taps):
-                prow = p[t]
-                drow = dp[t]
-                for j in range(n):  # the logits are base 2: d/d(log2-logit) = ln 2 · d/d(logit)
-                    drow[j] = prow[j] * (drow[j] - ds[j]) * ln2
+            top = li[start : start + n]
+            ds = di[start : start + n]
+            if d == 3 and not exact:  # RSANet, MMAPP: P and dS of a window offset in one loop
+                q0, q1, q2 = qi[0, start : start + n], qi[1, start : start + n], qi[2, start : start + n]
+                g0, g1, g2 = gi[0, start : start + n], gi[1, start : start + n], gi[2, start : start + n]
+                for t in range(taps):
+                    dy = t // kernel
+                    shift = start + dy * pitch + t - dy * kernel
+                    k0, k1, k2 = ki[0, shift : shift + n], ki[1, shift : shift + n], ki[2, shift : shift + n]
+                    v0, v1, v2 = vi[0, shift : shift + n], vi[1, shift : shift + n], vi[2, shift : shift + n]
+                    prow = p[t]
+                    drow = dp[t]
+                    for j in range(n):  # the logits are base 2: d/d(log2-logit) = ln 2 · d/d(logit)
+                        e = _exp2f(q0[j] * k0[j] + q1[j] * k1[j] + q2[j] * k2[j] - top[j])
+                        prow[j] = e
+                        drow[j] = e * (g0[j] * v0[j] + g1[j] * v1[j] + g2[j] * v2[j] - ds[j]) * ln2
+            else:
+                _window_dots(qi, ki, start, pitch, kernel, p, ds, False)
+                for t in range(taps):
+                    _exp2_shifted(p[t], top, exact)
+                _window_dots(gi, vi, start, pitch, kernel, dp, ds, False)
+                for t in range(taps):
+                    prow = p[t]
+                    drow = dp[t]
+                    for j in range(n):
+                        drow[j] = prow[j] * (drow[j] - ds[j]) * ln2
             for c in range(d):  # one array written per loop: the vectoriser's overlap checks stay few
                 gq = gqi[c, start : start + n]
                 gq[:] = 0

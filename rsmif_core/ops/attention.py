@@ -8,8 +8,8 @@ these copies alive until the backward pass. Here:
 
 * :func:`local_window_attention` runs, on CPU, the numba kernels of :mod:`rsmif_core.ops._window_kernels`:
   a block of query rows at a time, logits, softmax and the weighted sum of values stay in cache, and
-  backward recomputes the probabilities from the saved log-sum-exp (a layer keeps q, the padded k and v
-  and one value per pixel and head). With heads of a few channels (3 in RSANet and MMAPP) this is
+  backward recomputes the probabilities from the saved log-sum-exp (a layer keeps q, the padded k and v,
+  the output and one value per pixel and head). With heads of a few channels (3 in RSANet and MMAPP) this is
   elementwise work — a matrix-product formulation of the windows (tiles of queries against their halo of
   keys, as GPU neighbourhood-attention kernels do) would multiply it by the halo's size for products of
   inner dimension 3. Elsewhere (CUDA) the windows are strided views (``Tensor.unfold``, no copy).
@@ -106,7 +106,7 @@ def local_window_attention(
     * "fused" (CPU): :mod:`rsmif_core.ops._window_kernels`, one pass per block of query rows with the softmax
       fused, in float32 (float64 for float64 inputs; half-precision inputs and autocast compute in float32 and
       return the autocast / input dtype); backward recomputes the probabilities from the saved log-sum-exp,
-      so only q, the padded k, v and one value per pixel and head are kept;
+      so only q, the padded k, v, the output and one value per pixel and head are kept;
     * "views" (any device): the windows as strided views of the padded k and v (no copy), a few large
       broadcast products; autograd keeps the B·heads×K²×H×W probabilities;
     * "auto": "fused" on CPU, "views" elsewhere.
@@ -189,8 +189,8 @@ class _FusedWindowAttention(torch.autograd.Function):
     """The CPU kernels of :mod:`rsmif_core.ops._window_kernels` (float32 or float64) on q·q_factor (scale·log2 e),
     k − position and v, n×d×h×w each (position 1×d×h×w or n×d×h×w, or None): scales q, subtracts the position
     and pads k and v by reflection itself (each in the one copy the kernels' layout needs anyway), saves q, the
-    padded k, v and the log-sum-exp of every pixel's window; backward recomputes the probabilities from them and
-    returns the gradients of q, the unpadded k, v (the reflection folded back inside the kernel) and position."""
+    padded k, v, the output and the log-sum-exp of every pixel's window; backward recomputes the probabilities from
+    them and returns the gradients of q, the unpadded k, v (the reflection folded back inside the kernel) and position."""
 
     @staticmethod
     def forward(ctx: FunctionCtx, q: Tensor, k: Tensor, v: Tensor, position: Tensor | None, q_factor: float,
@@ -209,7 +209,8 @@ class _FusedWindowAttention(torch.autograd.Function):
         blocks = -(-h // kernels.block_rows(w + 2 * pad))
         kernels.run_in_parts(kernels.attention_forward, n * blocks, h * w // blocks, q_pitch.numpy(), k_pad.numpy(),
                              v_pad.numpy(), kernel, q.dtype == torch.float64, out.numpy(), lse.numpy())
-        ctx.save_for_backward(q_pitch, k_pad, v_pad, lse)
+        # backward needs the output; a copy, because the caller may change the returned map in place (ReLU)
+        ctx.save_for_backward(q_pitch, k_pad, v_pad, lse, out.clone())
         ctx.kernel = kernel  # type: ignore[attr-defined]
         ctx.q_factor = q_factor  # type: ignore[attr-defined]
         ctx.shared_position = position is not None and position.shape[0] == 1  # type: ignore[attr-defined]
@@ -219,15 +220,17 @@ class _FusedWindowAttention(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         kernels = _kernels()
-        q_pitch, k_pad, v_pad, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        q_pitch, k_pad, v_pad, lse, out = ctx.saved_tensors  # type: ignore[attr-defined]
         kernel: int = ctx.kernel  # type: ignore[attr-defined]
         n, d, h, pitch = q_pitch.shape
         w = grad_out.shape[-1]
-        grad_pitch = F.pad(grad_out.to(q_pitch.dtype), (0, pitch - w)).contiguous()  # zero: no ignored column counts
+        grad = grad_out.to(q_pitch.dtype)
+        grad_pitch = F.pad(grad, (0, pitch - w)).contiguous()  # zero: no ignored column counts
+        delta = F.pad((grad * out).sum(1), (0, pitch - w)).contiguous()  # Σ over the window of P·dP, per pixel
         grad_q = torch.empty_like(q_pitch)
         grad_k, grad_v = q_pitch.new_empty(n, d, h, w), q_pitch.new_empty(n, d, h, w)
         kernels.run_in_parts(kernels.attention_backward, n, h * w, q_pitch.numpy(), k_pad.numpy(), v_pad.numpy(),
-                             lse.numpy(), grad_pitch.numpy(), kernel, q_pitch.dtype == torch.float64,
+                             lse.numpy(), grad_pitch.numpy(), delta.numpy(), kernel, q_pitch.dtype == torch.float64,
                              grad_q.numpy(), grad_k.numpy(), grad_v.numpy())
         grad_position = None
         if ctx.needs_input_grad[3]:  # type: ignore[attr-defined]
