@@ -87,7 +87,8 @@ def _exp2f(v: Any) -> Any:
     p = p * r + _P4
     p = p * r + _P5
     p = p * r + np.float32(1.0)
-    return p * _bits_as_float32(np.int32(0) if drop else (np.int32(k) + np.int32(127)) << np.int32(23))  # type: ignore[call-arg]  # numba passes typingctx
+    bits = np.int32(0) if drop else (np.int32(k) + np.int32(127)) << np.int32(23)  # 2**k, or 0
+    return p * _bits_as_float32(bits)  # type: ignore[call-arg]  # numba supplies the typing context
 
 
 @njit(inline="always")
