@@ -103,6 +103,14 @@ def _exp2_shifted(row: np.ndarray, shift: np.ndarray, exact: bool) -> None:
 
 
 @njit(inline="always")
+def _window_offset(t: int, kernel: int, pitch: int) -> int:
+    """How far key (y + dy, x + dx) of window offset t = (dy, dx) (row-major) lies from query (y, x) in a plane of
+    row pitch ``pitch``."""
+    dy = t // kernel
+    return dy * pitch + t - dy * kernel
+
+
+@njit(inline="always")
 def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: int, out: np.ndarray,
                  peak: np.ndarray, track: bool) -> None:
     """``out[t, j] = Σ_c a[c, start + j] · b[c, start + j + dy·pitch + dx]`` for every window offset t = (dy, dx):
@@ -111,8 +119,7 @@ def _window_dots(a: np.ndarray, b: np.ndarray, start: int, pitch: int, kernel: i
     d = a.shape[0]
     n = out.shape[1]
     for t in range(kernel * kernel):
-        dy = t // kernel
-        shift = start + dy * pitch + t - dy * kernel
+        shift = start + _window_offset(t, kernel, pitch)
         row = out[t]
         if d == 3:
             a0, a1, a2 = a[0, start : start + n], a[1, start : start + n], a[2, start : start + n]
@@ -180,8 +187,7 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
         if d == 3 and not exact:  # RSANet, MMAPP: 2**x, its sum and the weighted values in one loop
             ac0, ac1, ac2 = acc[0, :n], acc[1, :n], acc[2, :n]
             for t in range(taps):
-                dy = t // kernel
-                shift = start + dy * pitch + t - dy * kernel
+                shift = start + _window_offset(t, kernel, pitch)
                 row = p[t]
                 v0, v1, v2 = vi[0, shift : shift + n], vi[1, shift : shift + n], vi[2, shift : shift + n]
                 for j in range(n):
@@ -199,8 +205,7 @@ def attention_forward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, kerne
             for c in range(d):
                 ac = acc[c, :n]
                 for t in range(taps):
-                    dy = t // kernel
-                    shift = start + dy * pitch + t - dy * kernel
+                    shift = start + _window_offset(t, kernel, pitch)
                     row = p[t]
                     vc = vi[c, shift : shift + n]
                     for j in range(n):
@@ -262,8 +267,7 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                 q0, q1, q2 = qi[0, start : start + n], qi[1, start : start + n], qi[2, start : start + n]
                 g0, g1, g2 = gi[0, start : start + n], gi[1, start : start + n], gi[2, start : start + n]
                 for t in range(taps):
-                    dy = t // kernel
-                    shift = start + dy * pitch + t - dy * kernel
+                    shift = start + _window_offset(t, kernel, pitch)
                     k0, k1, k2 = ki[0, shift : shift + n], ki[1, shift : shift + n], ki[2, shift : shift + n]
                     v0, v1, v2 = vi[0, shift : shift + n], vi[1, shift : shift + n], vi[2, shift : shift + n]
                     prow = p[t]
@@ -288,8 +292,7 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                 qc = qi[c, start : start + n]
                 gc = gi[c, start : start + n]
                 for t in range(taps):
-                    dy = t // kernel
-                    shift = start + dy * pitch + t - dy * kernel
+                    shift = start + _window_offset(t, kernel, pitch)
                     drow = dp[t]
                     kc = ki[c, shift : shift + n]
                     for j in range(n):
