@@ -277,7 +277,7 @@ def attention_backward(q: np.ndarray, k_pad: np.ndarray, v_pad: np.ndarray, lse:
                         prow[j] = e
                         drow[j] = e * (g0[j] * v0[j] + g1[j] * v1[j] + g2[j] * v2[j] - ds[j]) * ln2
             else:
-                _window_dots(qi, ki, start, pitch, kernel, p, ds, False)
+                _window_dots(qi, ki, start, pitch, kernel, p, ds, False)  # track False: ds (the input delta) is not written
                 for t in range(taps):
                     _exp2_shifted(p[t], top, exact)
                 _window_dots(gi, vi, start, pitch, kernel, dp, ds, False)
