@@ -5,23 +5,23 @@ splitting the leading (image or band) axis into chunks of about :data:`CHUNK_ELE
 intermediates in cache, with identical results. Chunks run over images or bands, never over blocks or
 pixels.
 
-Chunks of the single-threaded, GIL-releasing numba kernels run on a small thread pool (as many threads as
-torch's intra-op setting); chunks of torch ops run one after the other, each op on torch's own threads.
+Chunks of the single-threaded, GIL-releasing numba kernels run in parallel on torch's intra-op threads
+(:func:`~rsmif_core.ops.threads.run_parts`); chunks of torch ops run one after the other, each op on torch's
+own threads.
 Results are identical whatever the thread count.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor
 
-from rsmif_core.ops.threads import worker_pool
+from rsmif_core.ops.threads import run_parts
 
 CHUNK_ELEMENTS = 1 << 17
-_inside = threading.local()  # set in pool threads: a nested call runs inline
 
 
 def chunk_slices(n: int, per_item: int, target: int = CHUNK_ELEMENTS) -> list[slice]:
@@ -30,20 +30,12 @@ def chunk_slices(n: int, per_item: int, target: int = CHUNK_ELEMENTS) -> list[sl
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _run(func: Callable[..., Tensor], parts: list[tuple[Tensor, ...]]) -> list[Tensor]:
-    _inside.active = True
-    try:
-        return [func(*p) for p in parts]
-    finally:
-        _inside.active = False
-
-
 def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CHUNK_ELEMENTS,
                  pool: bool = False) -> Tensor:
     """``func(*tensors)`` evaluated on chunks of the first axis and concatenated along it.
 
     ``func`` must treat the items of the first axis independently. On GPUs one call does it all.
-    ``pool=True`` runs the chunks on the thread pool: only for functions that run on one thread and
+    ``pool=True`` runs the chunks in parallel: only for functions that run on one thread and
     release the GIL (the numba kernels), which torch ops on their own intra-op threads are not.
     """
     first = tensors[0]
@@ -53,13 +45,15 @@ def over_leading(func: Callable[..., Tensor], *tensors: Tensor, target: int = CH
     per_item = max(t[0].numel() for t in tensors if t.shape[0] == n) if n else 0
     slices = chunk_slices(n, per_item, target) if n > 1 else [slice(0, n)]
     parts = [tuple(t[s] if t.shape[0] == n else t for t in tensors) for s in slices]
-    workers = min(torch.get_num_threads(), len(parts)) if pool else 1
-    if workers <= 1 or getattr(_inside, "active", False):
-        results = _run(func, parts)
+    results: list[Tensor | None] = [None] * len(parts)
+
+    def chunk(i: int) -> None:
+        results[i] = func(*parts[i])
+
+    if pool:
+        run_parts(chunk, len(parts))
     else:
-        # round-robin: chunk i goes to thread i % workers and comes back to position i
-        groups = [parts[i::workers] for i in range(workers)]
-        futures = [worker_pool("metrics", workers).submit(_run, func, g) for g in groups]
-        done = [f.result() for f in futures]
-        results = [done[i % workers][i // workers] for i in range(len(parts))]
-    return results[0] if len(results) == 1 else torch.cat(results)
+        for i in range(len(parts)):
+            chunk(i)
+    done = cast(list[Tensor], results)
+    return done[0] if len(done) == 1 else torch.cat(done)

@@ -35,7 +35,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from rsmif_core.ops.threads import worker_pool
+from rsmif_core.ops.threads import run_parts
 
 LOG2E = 1.4426950408889634  # the caller scales q by it: the kernels' logits are base-2, their softmax uses 2**x
 _LN2 = 0.6931471805599453
@@ -382,11 +382,8 @@ MIN_PART_PIXELS = 1 << 14
 
 def run_in_parts(kernel: Callable[..., None], total: int, pixels_per_item: int, *args: Any) -> None:
     """``kernel(*args, start, stop)`` over ``range(total)`` cut into contiguous parts, at most as many as torch has
-    intra-op threads and no smaller than :data:`MIN_PART_PIXELS` (the calling thread runs the first part). Each
-    item is computed by one part, so the result is the same for any thread count."""
+    intra-op threads and no smaller than :data:`MIN_PART_PIXELS`, run by :func:`~rsmif_core.ops.threads.run_parts`.
+    Each item is computed by one part, so the result is the same for any thread count."""
     workers = max(1, min(torch.get_num_threads(), total, total * pixels_per_item // MIN_PART_PIXELS))
     bounds = [total * j // workers for j in range(workers + 1)]
-    futures = [worker_pool("window", workers - 1).submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, workers)]
-    kernel(*args, bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    run_parts(lambda j: kernel(*args, bounds[j], bounds[j + 1]), workers)

@@ -1,10 +1,12 @@
-"""Threads for CPU work: small ops on one intra-op thread; one reusable worker pool per purpose."""
+"""Threads for CPU work: small ops on one intra-op thread; GIL-releasing kernels in parallel parts on PyTorch's
+own OpenMP threads (a reusable worker pool where PyTorch's OpenMP runtime cannot be reached)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -47,3 +49,83 @@ def worker_pool(purpose: str, workers: int) -> ThreadPoolExecutor:
             found = (key, ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"rsmif-{purpose}"))
             _pools[purpose] = found
         return found[1]
+
+
+_PARALLEL_BODY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_in_part = threading.local()  # set while a thread runs a part: a nested run_parts runs inline
+
+
+def _openmp_runtime() -> ctypes.CDLL | None:
+    """PyTorch's OpenMP runtime, where its GNU entry points are global symbols of the process: GNU OpenMP
+    (PyTorch's Linux wheels) and the runtimes compatible with it. None elsewhere (e.g. Windows)."""
+    if not torch.backends.openmp.is_available():
+        return None
+    try:
+        lib = ctypes.CDLL(None)
+        lib.GOMP_parallel.argtypes = [_PARALLEL_BODY, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+        lib.GOMP_parallel.restype = None
+        lib.omp_get_thread_num.restype = ctypes.c_int
+        lib.omp_get_num_threads.restype = ctypes.c_int
+    except (OSError, AttributeError, TypeError):
+        return None
+    return lib
+
+
+_OPENMP = _openmp_runtime()
+
+
+def _leave_openmp_to_the_parent() -> None:
+    # GNU OpenMP's threads do not survive fork, but its record of them does: once the parent has run a parallel
+    # region, a region in a forked child waits forever for them (PyTorch's own ops too, unless the child sets one
+    # thread, as DataLoader workers do). A forked child runs its parts on a pool of its own instead.
+    global _OPENMP
+    _OPENMP = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_leave_openmp_to_the_parent)
+
+
+def run_parts(part: Callable[[int], None], parts: int) -> None:
+    """``part(j)`` once for every j in ``range(parts)``, on up to ``torch.get_num_threads()`` threads.
+
+    For parts that release the GIL while they work (numba ``nogil`` kernels) and write only what is theirs.
+    With OpenMP the parts run as a parallel region of PyTorch's own runtime: its worker threads, still
+    spinning after the last torch op, take them at once, where the threads of a separate pool would share the
+    cores with the spinning ones. Otherwise (no reachable OpenMP runtime, or a forked child) a worker pool
+    runs them. The first error a part raises is raised here; a nested call runs its parts inline.
+    """
+    threads = min(parts, torch.get_num_threads())
+    errors: list[BaseException] = []
+    if threads <= 1 or getattr(_in_part, "active", False):
+        _run_share(part, 0, parts, 1, errors)
+    elif _OPENMP is None:
+        futures = [worker_pool("parts", threads - 1).submit(_run_share, part, t, parts, threads, errors)
+                   for t in range(1, threads)]
+        _run_share(part, 0, parts, threads, errors)
+        for future in futures:
+            future.result()
+    else:
+        runtime = _OPENMP
+
+        def body(_: object) -> None:
+            _run_share(part, runtime.omp_get_thread_num(), parts, runtime.omp_get_num_threads(), errors)
+
+        runtime.GOMP_parallel(_PARALLEL_BODY(body), None, threads, 0)
+    if errors:
+        raise errors[0]
+
+
+def _run_share(part: Callable[[int], None], thread: int, parts: int, threads: int, errors: list[BaseException]) -> None:
+    """Parts ``thread``, ``thread + threads``, … (each part on one thread whatever the team size); stops at an error."""
+    outer = getattr(_in_part, "active", False)
+    _in_part.active = True
+    try:
+        for j in range(thread, parts, threads):
+            if errors:
+                return
+            part(j)
+    except BaseException as error:  # noqa: BLE001 - handed to the calling thread, which raises it
+        errors.append(error)
+    finally:
+        _in_part.active = outer
