@@ -3,6 +3,7 @@ nested calls inline, and forked children safe."""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import threading
@@ -26,6 +27,21 @@ def runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     torch.set_num_threads(2)
     try:
         yield request.param
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_the_openmp_runtime_is_the_one_pytorch_sets() -> None:
+    """``torch.set_num_threads`` sets PyTorch's runtime only: the runtime found must follow it."""
+    runtime = threads._OPENMP
+    if runtime is None:
+        pytest.skip("PyTorch's OpenMP runtime is not reachable here")
+    runtime.omp_get_max_threads.restype = ctypes.c_int
+    previous = torch.get_num_threads()
+    try:
+        for n in (1, 3, 2):
+            torch.set_num_threads(n)
+            assert runtime.omp_get_max_threads() == n
     finally:
         torch.set_num_threads(previous)
 

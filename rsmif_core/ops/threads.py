@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -56,12 +57,15 @@ _in_part = threading.local()  # set while a thread runs a part: a nested run_par
 
 
 def _openmp_runtime() -> ctypes.CDLL | None:
-    """PyTorch's OpenMP runtime, where its GNU entry points are global symbols of the process: GNU OpenMP
-    (PyTorch's Linux wheels) and the runtimes compatible with it. None elsewhere (e.g. Windows)."""
+    """PyTorch's OpenMP runtime, reached through its GNU OpenMP entry points: the library in PyTorch's own
+    ``lib`` folder where the wheel ships one (GNU OpenMP in the Linux wheels; opening it again gives the copy
+    already loaded), else the process's global symbols. None where neither has them (e.g. Windows)."""
     if not torch.backends.openmp.is_available():
         return None
+    torch_lib = Path(torch.__file__).parent / "lib"
+    shipped = sorted(f for name in ("libgomp*.so*", "libiomp5*.so*", "libomp*.so*") for f in torch_lib.glob(name))
     try:
-        lib = ctypes.CDLL(None)
+        lib = ctypes.CDLL(str(shipped[0]) if shipped else None)
         lib.GOMP_parallel.argtypes = [_PARALLEL_BODY, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
         lib.GOMP_parallel.restype = None
         lib.omp_get_thread_num.restype = ctypes.c_int
