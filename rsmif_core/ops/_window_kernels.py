@@ -375,9 +375,10 @@ def dynamic_conv_grad_input(grad_cols: np.ndarray, taps: np.ndarray, s0: int, r0
 
 # ------------------------------------------------------------------------------------------ parallel parts
 
-# A part of a parallel kernel call covers at least this many query pixels (per head): about a millisecond of
-# work, so that handing it to another thread (which, on a busy machine, may wait for a time slice) pays.
-MIN_PART_PIXELS = 1 << 14
+# A part of a parallel kernel call covers at least this many query pixels (per head): a tenth of a millisecond or
+# more of work. PyTorch's OpenMP threads take a part within microseconds (they spin after each torch op), so
+# parts this small pay: MMAPP's 16² and 32² attention layers run in two parts instead of one (bench/bench_attention.py).
+MIN_PART_PIXELS = 1 << 11
 
 
 def run_in_parts(kernel: Callable[..., None], total: int, pixels_per_item: int, *args: Any) -> None:
