@@ -124,6 +124,10 @@ class RuntimeSection(Section):
     threads: PositiveInt | None = None  # CPU threads for torch and the metric kernels; None: torch's default
     metric_kernels: Literal["numba", "torch"] = "numba"  # numba: fused kernels for CPU tensors; torch: batched ops
     compile: bool = False  # run the model through torch.compile where a compiler is available
+    # release: the C library's default (freed buffers over 32 MiB go back to the system); reuse: freed CPU buffers stay
+    # with the process for the next tensor (glibc): whole images of 512² and more run without fresh page faults, for
+    # more resident memory (rsmif_core/run/cpu_memory.py)
+    cpu_memory: Literal["release", "reuse"] = "release"
 
 
 class RunConfig(Section):

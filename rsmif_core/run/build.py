@@ -17,6 +17,7 @@ from rsmif_core.evaluation.scoring import MetricSet
 from rsmif_core.ops.mtf import ms_gains
 from rsmif_core.plugins.factory import create_dataset, create_loss, create_model
 from rsmif_core.plugins.manager import registry
+from rsmif_core.run.cpu_memory import keep_freed_cpu_memory
 
 
 def build_dataset(section: DatasetSection, split: str) -> Any:
@@ -135,9 +136,11 @@ def loader_workers(section: DatasetSection, key: str, console: Console | None = 
 
 
 def apply_runtime(runtime: RuntimeSection) -> None:
-    """The run's CPU threads (set once, before any work)."""
+    """The run's CPU threads and CPU memory reuse (set once, before any work)."""
     if runtime.threads is not None:
         torch.set_num_threads(runtime.threads)
+    if runtime.cpu_memory == "reuse":
+        keep_freed_cpu_memory()
 
 
 def make_accelerator(cfg: RunConfig, **options: Any) -> Any:
