@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from rsmif_core.ops import forks as _forks  # noqa: F401  (registers the at-fork marker before any work)
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it

@@ -6,9 +6,12 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,6 +121,33 @@ def test_a_forked_child_runs_parts_after_the_parent_did() -> None:
             assert pool.apply_async(_parts_in_child).get(timeout=120) == [0, 1, 2]
     finally:
         torch.set_num_threads(previous)
+
+
+_PARENT_USED_ONLY_TORCH = """
+import multiprocessing, torch
+import rsmif_core  # registers the at-fork marker; rsmif_core.ops.threads is not imported yet
+torch.set_num_threads(2)
+torch.ones(1 << 22).add_(1)  # a parallel region of PyTorch's OpenMP runtime in the parent
+
+def child(_):
+    from rsmif_core.ops import threads  # first imported here, in the forked child
+    torch.set_num_threads(2)
+    seen = []
+    threads.run_parts(seen.append, 3)
+    return sorted(seen)
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        print(pool.apply_async(child, (0,)).get(timeout=120))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_parts_when_the_parent_ran_only_pytorch_regions(tmp_path: Path) -> None:
+    script = tmp_path / "fork_after_torch.py"
+    script.write_text(_PARENT_USED_ONLY_TORCH, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[0, 1, 2]"
 
 
 def _parts_in_child() -> list[int]:

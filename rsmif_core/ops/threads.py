@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from rsmif_core.ops import forks
+
 
 @contextmanager
 def single_thread() -> Iterator[None]:
@@ -78,18 +80,6 @@ def _openmp_runtime() -> ctypes.CDLL | None:
 _OPENMP = _openmp_runtime()
 
 
-def _leave_openmp_to_the_parent() -> None:
-    # GNU OpenMP's threads do not survive fork, but its record of them does: once the parent has run a parallel
-    # region, a region in a forked child waits forever for them (PyTorch's own ops too, unless the child sets one
-    # thread, as DataLoader workers do). A forked child runs its parts on a pool of its own instead.
-    global _OPENMP
-    _OPENMP = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_leave_openmp_to_the_parent)
-
-
 def run_parts(part: Callable[[int], None], parts: int) -> None:
     """``part(j)`` once for every j in ``range(parts)``, on up to ``torch.get_num_threads()`` threads.
 
@@ -103,7 +93,7 @@ def run_parts(part: Callable[[int], None], parts: int) -> None:
     errors: list[BaseException] = []
     if threads <= 1 or getattr(_in_part, "active", False):
         _run_share(part, 0, parts, 1, errors)
-    elif _OPENMP is None:
+    elif _OPENMP is None or forks.forked:
         futures = [worker_pool("parts", threads - 1).submit(_run_share, part, t, parts, threads, errors)
                    for t in range(1, threads)]
         _run_share(part, 0, parts, threads, errors)
