@@ -27,13 +27,6 @@ from _results import record  # noqa: E402
 SETTINGS = ("release", "reuse")
 
 
-def _resident_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(method: str, setting: str, size: int, calls: int, threads: int) -> None:
     from rsmif_core.config.schema import RuntimeSection
     from rsmif_core.run.build import apply_runtime
@@ -47,8 +40,8 @@ def child(method: str, setting: str, size: int, calls: int, threads: int) -> Non
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds": statistics.median(times[1:]), "peak_mib": _resident_mib("VmHWM"),
-                      "after_mib": _resident_mib("VmRSS")}))
+    print(json.dumps({"seconds": statistics.median(times[1:]), "peak_mib": bench_models._status_mib("VmHWM"),
+                      "after_mib": bench_models._status_mib("VmRSS")}))
 
 
 def main() -> None:
